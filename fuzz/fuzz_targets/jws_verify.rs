@@ -6,8 +6,18 @@ use immerse_jose::jws::{self, EmbeddedJwk};
 use immerse_jose::{Algorithm, PublicJwk, Signer, SoftwareSigner, jwt};
 use libfuzzer_sys::fuzz_target;
 
-static KEY: LazyLock<PublicJwk> = LazyLock::new(|| SoftwareSigner::generate().public_jwk().clone());
-const ALL: &[Algorithm] = &[Algorithm::Es256, Algorithm::Es384, Algorithm::EdDsa, Algorithm::Rs256];
+static KEY: LazyLock<PublicJwk> = LazyLock::new(|| {
+    SoftwareSigner::generate()
+        .expect("P-256 key generation")
+        .public_jwk()
+        .clone()
+});
+const ALL: &[Algorithm] = &[
+    Algorithm::Es256,
+    Algorithm::Es384,
+    Algorithm::EdDsa,
+    Algorithm::Rs256,
+];
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(token) = std::str::from_utf8(data) {

@@ -1,1 +1,99 @@
-fn main() {}
+//! `immerse`: one binary for every IMMERSE service, the demo, and admin commands.
+#![forbid(unsafe_code)]
+
+mod demo;
+mod keys;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "immerse",
+    version,
+    about = "Verifiable identity and supply chain for confidential workloads"
+)]
+struct Cli {
+    /// Log output format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "IMMERSE_LOG_FORMAT")]
+    log_format: LogFormat,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the version.
+    Version,
+    /// Generate or show signing keys (software or PKCS#11).
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Run the end-to-end demonstration on embedded defaults (SQLite, loopback, no cluster).
+    Demo(demo::DemoArgs),
+}
+
+/// Errors that end the process with a message and a non-zero status.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Jose(#[from] immerse_jose::Error),
+    #[error(transparent)]
+    Store(#[from] immerse_store::StoreError),
+    #[error("{0}")]
+    Io(String),
+    #[error("{0}")]
+    Demo(String),
+}
+
+fn init_logging(format: LogFormat) {
+    // IMMERSE_LOG takes tracing's filter syntax, for example `info,immerse_store=debug`.
+    let filter = EnvFilter::try_from_env("IMMERSE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("immerse: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Version => {
+                println!("immerse {}", env!("CARGO_PKG_VERSION"));
+                Ok(())
+            }
+            Command::Keys(command) => keys::run(command).await,
+            Command::Demo(args) => demo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("immerse: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -58,7 +58,13 @@ mod tests {
 
     #[test]
     fn non_object_is_refused() {
-        assert!(matches!(parse_object(b"[1]", "header"), Err(Error::Json { .. })));
-        assert!(matches!(parse_object(b"{", "header"), Err(Error::Json { .. })));
+        assert!(matches!(
+            parse_object(b"[1]", "header"),
+            Err(Error::Json { .. })
+        ));
+        assert!(matches!(
+            parse_object(b"{", "header"),
+            Err(Error::Json { .. })
+        ));
     }
 }

@@ -20,7 +20,8 @@ pub enum KeyManagement {
 }
 
 impl KeyManagement {
-    pub const ALL: &'static [KeyManagement] = &[Self::EcdhEs, Self::EcdhEsA128Kw, Self::EcdhEsA256Kw];
+    pub const ALL: &'static [KeyManagement] =
+        &[Self::EcdhEs, Self::EcdhEsA128Kw, Self::EcdhEsA256Kw];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -89,7 +90,9 @@ pub fn encrypt_compact(
     enc: ContentEncryption,
     extra: &Map<String, Value>,
 ) -> Result<String, Error> {
-    if !matches!(recipient.material(), KeyMaterial::Ec { .. }) || recipient.key_use() == Some(KeyUse::Sig) {
+    if !matches!(recipient.material(), KeyMaterial::Ec { .. })
+        || recipient.key_use() == Some(KeyUse::Sig)
+    {
         return Err(Error::KeyAlgorithmMismatch(alg.name()));
     }
     let mut header = josekit::jwe::JweHeader::new();
@@ -121,7 +124,10 @@ pub struct Decrypted {
 /// a verifier's per-request key or a wallet's response key.
 pub struct DecryptionKey {
     public: PublicJwk,
-    decrypters: Vec<(KeyManagement, josekit::jwe::alg::ecdh_es::EcdhEsJweDecrypter)>,
+    decrypters: Vec<(
+        KeyManagement,
+        josekit::jwe::alg::ecdh_es::EcdhEsJweDecrypter,
+    )>,
 }
 
 impl DecryptionKey {
@@ -138,10 +144,17 @@ impl DecryptionKey {
         let mut point_ctx = openssl::bn::BigNumContext::new().map_err(key_error)?;
         let point = ec
             .public_key()
-            .to_bytes(&group, openssl::ec::PointConversionForm::UNCOMPRESSED, &mut point_ctx)
+            .to_bytes(
+                &group,
+                openssl::ec::PointConversionForm::UNCOMPRESSED,
+                &mut point_ctx,
+            )
             .map_err(key_error)?;
         let public = PublicJwk::from_sec1_point(curve, &point)?;
-        let public = public.clone().with_kid(public.thumbprint_b64()).with_use(KeyUse::Enc);
+        let public = public
+            .clone()
+            .with_kid(public.thumbprint_b64())
+            .with_use(KeyUse::Enc);
         let pkcs8 = Zeroizing::new(
             PKey::from_ec_key(ec)
                 .and_then(|key| key.private_key_to_pkcs8())
@@ -173,19 +186,24 @@ impl DecryptionKey {
         if token.split('.').count() != 5 {
             return Err(Error::MalformedJwe("a compact JWE has five parts"));
         }
-        let header = json::parse_object(&base64url::decode(header_b64, "JWE header")?, "JWE header")?;
+        let header =
+            json::parse_object(&base64url::decode(header_b64, "JWE header")?, "JWE header")?;
         let alg = self.check_header(&header, policy)?;
         let decrypter = self
             .decrypters
             .iter()
             .find_map(|(candidate, decrypter)| (*candidate == alg).then_some(decrypter))
             .ok_or_else(|| Error::UnsupportedKeyManagement(alg.name().into()))?;
-        let (plaintext, _) =
-            josekit::jwe::deserialize_compact(token, decrypter).map_err(|_| Error::DecryptionFailed)?;
+        let (plaintext, _) = josekit::jwe::deserialize_compact(token, decrypter)
+            .map_err(|_| Error::DecryptionFailed)?;
         Ok(Decrypted { header, plaintext })
     }
 
-    fn check_header(&self, header: &Map<String, Value>, policy: &Policy<'_>) -> Result<KeyManagement, Error> {
+    fn check_header(
+        &self,
+        header: &Map<String, Value>,
+        policy: &Policy<'_>,
+    ) -> Result<KeyManagement, Error> {
         let alg_name = string_member(header, "alg")?;
         let alg = KeyManagement::from_name(alg_name)
             .filter(|alg| policy.key_management.contains(alg))
@@ -198,11 +216,16 @@ impl DecryptionKey {
             return Err(Error::CompressionRefused);
         }
         check_critical(header, &[])?;
-        let epk = header.get("epk").ok_or(Error::MalformedJwe("epk is missing"))?;
-        let epk = PublicJwk::try_from(epk.clone()).map_err(|err| Error::InvalidEphemeralKey(Box::new(err)))?;
+        let epk = header
+            .get("epk")
+            .ok_or(Error::MalformedJwe("epk is missing"))?;
+        let epk = PublicJwk::try_from(epk.clone())
+            .map_err(|err| Error::InvalidEphemeralKey(Box::new(err)))?;
         if epk.curve() != self.public.curve() {
             let found = epk.curve().map_or("none", Curve::name);
-            return Err(Error::InvalidEphemeralKey(Box::new(Error::UnsupportedCurve(found.into()))));
+            return Err(Error::InvalidEphemeralKey(Box::new(
+                Error::UnsupportedCurve(found.into()),
+            )));
         }
         Ok(alg)
     }

@@ -53,7 +53,11 @@ impl Curve {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyMaterial {
     /// A point on P-256 or P-384, checked to lie on its curve.
-    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
+    Ec {
+        curve: Curve,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
     /// An Ed25519 public key.
     Okp { x: Vec<u8> },
     /// An RSA public key of at least [`MIN_RSA_BITS`].
@@ -146,7 +150,11 @@ impl PublicJwk {
         match point {
             [0x04, rest @ ..] if rest.len() == 2 * len => {
                 let (x, y) = rest.split_at(len);
-                Ok(Self::from_material(ec_material(curve, x.to_vec(), y.to_vec())?))
+                Ok(Self::from_material(ec_material(
+                    curve,
+                    x.to_vec(),
+                    y.to_vec(),
+                )?))
             }
             _ => Err(Error::MalformedJwk("not an uncompressed SEC1 point".into())),
         }
@@ -265,9 +273,19 @@ impl PublicJwk {
     pub fn check_algorithm(&self, alg: Algorithm) -> Result<(), Error> {
         let fits = matches!(
             (alg, &self.material),
-            (Algorithm::Es256, KeyMaterial::Ec { curve: Curve::P256, .. })
-                | (Algorithm::Es384, KeyMaterial::Ec { curve: Curve::P384, .. })
-                | (Algorithm::EdDsa, KeyMaterial::Okp { .. })
+            (
+                Algorithm::Es256,
+                KeyMaterial::Ec {
+                    curve: Curve::P256,
+                    ..
+                }
+            ) | (
+                Algorithm::Es384,
+                KeyMaterial::Ec {
+                    curve: Curve::P384,
+                    ..
+                }
+            ) | (Algorithm::EdDsa, KeyMaterial::Okp { .. })
                 | (Algorithm::Rs256 | Algorithm::Ps256, KeyMaterial::Rsa { .. })
         );
         let alg_member_fits = self.alg.as_deref().is_none_or(|own| own == alg.name());
@@ -407,7 +425,11 @@ fn required<'a>(object: &'a Map<String, Value>, name: &str) -> Result<&'a str, E
     string_member(object, name)?.ok_or_else(|| Error::MalformedJwk(format!("{name} is missing")))
 }
 
-fn coordinate(object: &Map<String, Value>, name: &'static str, curve: Curve) -> Result<Vec<u8>, Error> {
+fn coordinate(
+    object: &Map<String, Value>,
+    name: &'static str,
+    curve: Curve,
+) -> Result<Vec<u8>, Error> {
     let bytes = base64url::decode(required(object, name)?, name)?;
     if bytes.len() != curve.coordinate_len() {
         return Err(Error::MalformedJwk(format!(
@@ -448,10 +470,14 @@ fn sec1_uncompressed(x: &[u8], y: &[u8]) -> Vec<u8> {
 fn rsa_material(n: Vec<u8>, e: Vec<u8>) -> Result<KeyMaterial, Error> {
     // RFC 7518 s6.3.1: both use the minimum number of octets, so no leading zero.
     if n.first().is_none_or(|b| *b == 0) || e.first().is_none_or(|b| *b == 0) {
-        return Err(Error::MalformedJwk("RSA n or e is empty or zero-padded".into()));
+        return Err(Error::MalformedJwk(
+            "RSA n or e is empty or zero-padded".into(),
+        ));
     }
     if e.len() > 8 || e.last().is_some_and(|b| b & 1 == 0) || e == [1] {
-        return Err(Error::MalformedJwk("RSA exponent must be odd, above 1, at most 64 bits".into()));
+        return Err(Error::MalformedJwk(
+            "RSA exponent must be odd, above 1, at most 64 bits".into(),
+        ));
     }
     let bits = n.len() * 8 - n[0].leading_zeros() as usize;
     if bits < MIN_RSA_BITS {
@@ -466,7 +492,8 @@ fn ec_key(curve: Curve, x: &[u8], y: &[u8]) -> Result<EcKey<Public>, Error> {
         .ok_or_else(|| Error::UnsupportedCurve(curve.name().into()))?;
     let group = EcGroup::from_curve_name(nid).map_err(openssl_key_error)?;
     let mut ctx = BigNumContext::new().map_err(openssl_key_error)?;
-    let point = EcPoint::from_bytes(&group, &sec1_uncompressed(x, y), &mut ctx).map_err(|_| Error::PointNotOnCurve)?;
+    let point = EcPoint::from_bytes(&group, &sec1_uncompressed(x, y), &mut ctx)
+        .map_err(|_| Error::PointNotOnCurve)?;
     EcKey::from_public_key(&group, &point).map_err(openssl_key_error)
 }
 

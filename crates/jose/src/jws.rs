@@ -109,15 +109,20 @@ pub fn verify_compact(
     else {
         return Err(Error::MalformedJws("a compact JWS has three parts"));
     };
-    let header_object = json::parse_object(&base64url::decode(header_b64, "JWS header")?, "JWS header")?;
+    let header_object =
+        json::parse_object(&base64url::decode(header_b64, "JWS header")?, "JWS header")?;
     let header = parse_header(header_object, validation)?;
     let payload = base64url::decode(payload_b64, "JWS payload")?;
     let signature = base64url::decode(signature_b64, "JWS signature")?;
 
     let key = keys.resolve(&header)?;
-    key.check_algorithm(header.alg)?;
     let signing_input_len = header_b64.len() + 1 + payload_b64.len();
-    verify_signature(header.alg, &key, token[..signing_input_len].as_bytes(), &signature)?;
+    verify_signature(
+        header.alg,
+        &key,
+        &token.as_bytes()[..signing_input_len],
+        &signature,
+    )?;
     Ok(Verified::new(Jws {
         header,
         payload,
@@ -125,24 +130,55 @@ pub fn verify_compact(
     }))
 }
 
-/// Checks a JOSE signature over `message` with `key`.
-pub fn verify_signature(alg: Algorithm, key: &PublicJwk, message: &[u8], signature: &[u8]) -> Result<(), Error> {
-    use josekit::jws::{ES256, ES384, EdDSA, PS256, RS256};
-    let jwk = key.to_josekit()?;
-    let verifier: Box<dyn josekit::jws::JwsVerifier> = match alg {
-        Algorithm::Es256 => Box::new(ES256.verifier_from_jwk(&jwk).map_err(key_error)?),
-        Algorithm::Es384 => Box::new(ES384.verifier_from_jwk(&jwk).map_err(key_error)?),
-        Algorithm::EdDsa => Box::new(EdDSA.verifier_from_jwk(&jwk).map_err(key_error)?),
-        Algorithm::Rs256 => Box::new(RS256.verifier_from_jwk(&jwk).map_err(key_error)?),
-        Algorithm::Ps256 => Box::new(PS256.verifier_from_jwk(&jwk).map_err(key_error)?),
+/// Checks a JOSE signature over `message` with `key` (RFC 7518 s3), on OpenSSL.
+pub fn verify_signature(
+    alg: Algorithm,
+    key: &PublicJwk,
+    message: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    use openssl::hash::MessageDigest;
+    use openssl::rsa::Padding;
+    use openssl::sign::{RsaPssSaltlen, Verifier};
+    key.check_algorithm(alg)?;
+    let public = key.to_openssl()?;
+    let valid = match alg {
+        Algorithm::Es256 | Algorithm::Es384 => {
+            // RFC 7518 s3.4: the signature is R || S, each exactly the field size.
+            let (digest, half) = match alg {
+                Algorithm::Es256 => (openssl::sha::sha256(message).to_vec(), 32),
+                _ => (openssl::sha::sha384(message).to_vec(), 48),
+            };
+            if signature.len() != 2 * half {
+                return Err(Error::InvalidSignature);
+            }
+            let (r, s) = signature.split_at(half);
+            let ecdsa = openssl::bn::BigNum::from_slice(r)
+                .and_then(|r| Ok((r, openssl::bn::BigNum::from_slice(s)?)))
+                .and_then(|(r, s)| openssl::ecdsa::EcdsaSig::from_private_components(r, s))
+                .map_err(|_| Error::InvalidSignature)?;
+            let ec = public.ec_key().map_err(|err| Error::Key(err.to_string()))?;
+            ecdsa.verify(&digest, &ec).unwrap_or(false)
+        }
+        Algorithm::EdDsa => Verifier::new_without_digest(&public)
+            .and_then(|mut verifier| verifier.verify_oneshot(signature, message))
+            .unwrap_or(false),
+        Algorithm::Rs256 | Algorithm::Ps256 => Verifier::new(MessageDigest::sha256(), &public)
+            .and_then(|mut verifier| {
+                if alg == Algorithm::Ps256 {
+                    verifier.set_rsa_padding(Padding::PKCS1_PSS)?;
+                    verifier.set_rsa_mgf1_md(MessageDigest::sha256())?;
+                    verifier.set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)?;
+                }
+                verifier.verify_oneshot(signature, message)
+            })
+            .unwrap_or(false),
     };
-    verifier
-        .verify(message, signature)
-        .map_err(|_| Error::InvalidSignature)
-}
-
-fn key_error(err: josekit::JoseError) -> Error {
-    Error::Key(err.to_string())
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidSignature)
+    }
 }
 
 fn parse_header(members: Map<String, Value>, validation: &Validation<'_>) -> Result<Header, Error> {
@@ -155,7 +191,10 @@ fn parse_header(members: Map<String, Value>, validation: &Validation<'_>) -> Res
         return Err(Error::AlgorithmNotAllowed(alg_name.to_owned()));
     }
     let typ = optional_string(&members, "typ")?;
-    if !typ.as_deref().is_some_and(|found| same_media_type(found, validation.typ)) {
+    if !typ
+        .as_deref()
+        .is_some_and(|found| same_media_type(found, validation.typ))
+    {
         return Err(Error::UnexpectedType {
             expected: validation.typ.to_owned(),
             found: typ,
@@ -175,7 +214,10 @@ fn parse_header(members: Map<String, Value>, validation: &Validation<'_>) -> Res
     })
 }
 
-fn optional_string(members: &Map<String, Value>, name: &'static str) -> Result<Option<String>, Error> {
+fn optional_string(
+    members: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>, Error> {
     match members.get(name) {
         None => Ok(None),
         Some(Value::String(value)) => Ok(Some(value.clone())),
@@ -185,7 +227,10 @@ fn optional_string(members: &Map<String, Value>, name: &'static str) -> Result<O
 
 /// RFC 7515 s4.1.11: `crit` is a non-empty list of extension names, each present in the header,
 /// none registered, and every one understood by the caller.
-pub(crate) fn check_critical(members: &Map<String, Value>, understood: &[&str]) -> Result<(), Error> {
+pub(crate) fn check_critical(
+    members: &Map<String, Value>,
+    understood: &[&str],
+) -> Result<(), Error> {
     let Some(crit) = members.get("crit") else {
         return Ok(());
     };
@@ -213,7 +258,11 @@ fn same_media_type(found: &str, expected: &str) -> bool {
         let lower_prefix = media_type
             .get(..12)
             .is_some_and(|prefix| prefix.eq_ignore_ascii_case("application/"));
-        if lower_prefix { &media_type[12..] } else { media_type }
+        if lower_prefix {
+            &media_type[12..]
+        } else {
+            media_type
+        }
     }
     short(found).eq_ignore_ascii_case(short(expected))
 }
@@ -250,9 +299,16 @@ impl SigningHeader {
 }
 
 /// Signs `payload` as a compact JWS with `signer`.
-pub async fn sign_compact(signer: &dyn Signer, header: &SigningHeader, payload: &[u8]) -> Result<String, Error> {
+pub async fn sign_compact(
+    signer: &dyn Signer,
+    header: &SigningHeader,
+    payload: &[u8],
+) -> Result<String, Error> {
     let mut members = header.extra.clone();
-    members.insert("alg".into(), Value::String(signer.algorithm().name().into()));
+    members.insert(
+        "alg".into(),
+        Value::String(signer.algorithm().name().into()),
+    );
     members.insert("typ".into(), Value::String(header.typ.clone()));
     if header.embed_jwk {
         let mut jwk = signer.public_jwk().to_object();
@@ -261,7 +317,8 @@ pub async fn sign_compact(signer: &dyn Signer, header: &SigningHeader, payload: 
     } else {
         members.insert("kid".into(), Value::String(signer.kid().to_owned()));
     }
-    let header_json = serde_json::to_vec(&members).map_err(|err| Error::Signing(err.to_string()))?;
+    let header_json =
+        serde_json::to_vec(&members).map_err(|err| Error::Signing(err.to_string()))?;
     let mut token = base64url::encode(header_json);
     token.push('.');
     token.push_str(&base64url::encode(payload));

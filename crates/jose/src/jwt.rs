@@ -69,7 +69,11 @@ pub struct Jwt {
 }
 
 /// Verifies the JWS, then `exp`, `nbf`, `iat`, `aud` and `iss` as `validation` asks.
-pub fn verify(token: &str, validation: &Validation<'_>, keys: &dyn KeySource) -> Result<Verified<Jwt>, Error> {
+pub fn verify(
+    token: &str,
+    validation: &Validation<'_>,
+    keys: &dyn KeySource,
+) -> Result<Verified<Jwt>, Error> {
     let jws = jws::verify_compact(token, &validation.jws, keys)?.into_inner();
     let claims = json::parse_object(&jws.payload, "JWT claims")?;
     check_claims(&claims, validation)?;
@@ -123,7 +127,12 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
         None => Ok(None),
         Some(Value::Number(number)) => number
             .as_i64()
-            .or_else(|| number.as_f64().filter(|v| v.is_finite()).map(|v| v.floor() as i64))
+            .or_else(|| {
+                number
+                    .as_f64()
+                    .filter(|v| v.is_finite())
+                    .map(|v| v.floor() as i64)
+            })
             .map(Some)
             .ok_or(Error::InvalidClaim(name)),
         Some(_) => Err(Error::InvalidClaim(name)),
@@ -131,7 +140,11 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
 }
 
 /// Signs `claims` as a JWT with `signer` and `header`.
-pub async fn sign(signer: &dyn Signer, header: &SigningHeader, claims: &impl Serialize) -> Result<String, Error> {
+pub async fn sign(
+    signer: &dyn Signer,
+    header: &SigningHeader,
+    claims: &impl Serialize,
+) -> Result<String, Error> {
     let payload = serde_json::to_vec(claims).map_err(|err| Error::Signing(err.to_string()))?;
     jws::sign_compact(signer, header, &payload).await
 }

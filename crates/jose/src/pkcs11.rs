@@ -43,7 +43,8 @@ impl PinSource {
     fn read(&self) -> Result<Zeroizing<String>, Error> {
         let mut pin = match self {
             Self::Env(name) => Zeroizing::new(
-                std::env::var(name).map_err(|_| Error::Pkcs11(format!("PIN variable {name} is not set")))?,
+                std::env::var(name)
+                    .map_err(|_| Error::Pkcs11(format!("PIN variable {name} is not set")))?,
             ),
             Self::File(path) => Zeroizing::new(
                 std::fs::read_to_string(path)
@@ -68,7 +69,11 @@ pub struct Pkcs11Config {
 
 impl Pkcs11Config {
     /// A key `key_label` on token `token_label` of Debian's SoftHSM2, PIN from `pin`.
-    pub fn softhsm(token_label: impl Into<String>, key_label: impl Into<String>, pin: PinSource) -> Self {
+    pub fn softhsm(
+        token_label: impl Into<String>,
+        key_label: impl Into<String>,
+        pin: PinSource,
+    ) -> Self {
         Self {
             module: PathBuf::from(DEFAULT_MODULE),
             token_label: token_label.into(),
@@ -76,6 +81,41 @@ impl Pkcs11Config {
             key_label: key_label.into(),
         }
     }
+}
+
+/// Makes a SoftHSM2 configuration whose token directory is `dir/tokens` and initialises a token
+/// `token_label` there with `user_pin` (and a random SO PIN, never needed again). Returns the
+/// configuration file's path, which the process must export as `SOFTHSM2_CONF` before it first
+/// loads the module: SoftHSM2 reads its configuration from that variable only.
+///
+/// For tests, benchmarks and the demo; production tokens are provisioned by their operators.
+pub fn init_softhsm_token(dir: &Path, token_label: &str, user_pin: &str) -> Result<PathBuf, Error> {
+    let tokens = dir.join("tokens");
+    std::fs::create_dir_all(&tokens)
+        .map_err(|err| Error::Pkcs11(format!("{}: {err}", tokens.display())))?;
+    let conf = dir.join("softhsm2.conf");
+    let settings = format!(
+        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+        tokens.display()
+    );
+    std::fs::write(&conf, settings)
+        .map_err(|err| Error::Pkcs11(format!("{}: {err}", conf.display())))?;
+    let mut so_pin = [0u8; 16];
+    openssl::rand::rand_bytes(&mut so_pin).map_err(|err| Error::Pkcs11(err.to_string()))?;
+    let so_pin = Zeroizing::new(crate::base64url::encode(so_pin));
+    let output = std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args(["--init-token", "--free", "--label", token_label])
+        .args(["--so-pin", so_pin.as_str(), "--pin", user_pin])
+        .output()
+        .map_err(|err| Error::Pkcs11(format!("softhsm2-util: {err}")))?;
+    if !output.status.success() {
+        return Err(Error::Pkcs11(format!(
+            "softhsm2-util --init-token: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(conf)
 }
 
 /// An ES256 [`Signer`] whose private key lives in a PKCS#11 token.
@@ -99,8 +139,10 @@ impl Pkcs11Signer {
     /// Opens the existing key `config.key_label`; refuses it unless it is protected.
     pub fn open(config: &Pkcs11Config) -> Result<Self, Error> {
         let (context, slot, session) = login(config)?;
-        let key = find_one(&session, ObjectClass::PRIVATE_KEY, &config.key_label)?
-            .ok_or_else(|| Error::Pkcs11(format!("no private key labelled {:?}", config.key_label)))?;
+        let key =
+            find_one(&session, ObjectClass::PRIVATE_KEY, &config.key_label)?.ok_or_else(|| {
+                Error::Pkcs11(format!("no private key labelled {:?}", config.key_label))
+            })?;
         Self::from_handle(context, slot, session, key, &config.key_label)
     }
 
@@ -109,7 +151,10 @@ impl Pkcs11Signer {
     pub fn generate(config: &Pkcs11Config) -> Result<Self, Error> {
         let (context, slot, session) = login(config)?;
         if find_one(&session, ObjectClass::PRIVATE_KEY, &config.key_label)?.is_some() {
-            return Err(Error::Pkcs11(format!("a key labelled {:?} exists", config.key_label)));
+            return Err(Error::Pkcs11(format!(
+                "a key labelled {:?} exists",
+                config.key_label
+            )));
         }
         let label = config.key_label.as_bytes().to_vec();
         let public_template = [
@@ -133,7 +178,11 @@ impl Pkcs11Signer {
             Attribute::Id(label),
         ];
         let (_, private_key) = session
-            .generate_key_pair(&Mechanism::EccKeyPairGen, &public_template, &private_template)
+            .generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &public_template,
+                &private_template,
+            )
             .map_err(pkcs11_error)?;
         Self::from_handle(context, slot, session, private_key, &config.key_label)
     }
@@ -143,7 +192,11 @@ impl Pkcs11Signer {
         let (_, _, session) = login(config)?;
         let exists = find_one(&session, ObjectClass::PRIVATE_KEY, &config.key_label)?.is_some();
         drop(session);
-        if exists { Self::open(config) } else { Self::generate(config) }
+        if exists {
+            Self::open(config)
+        } else {
+            Self::generate(config)
+        }
     }
 
     pub fn label(&self) -> &str {
@@ -186,7 +239,10 @@ impl TokenKey {
         self.return_session(session);
         let signature = signature.map_err(pkcs11_error)?;
         if signature.len() != 64 {
-            return Err(Error::Signing(format!("token returned a {}-byte ECDSA signature", signature.len())));
+            return Err(Error::Signing(format!(
+                "token returned a {}-byte ECDSA signature",
+                signature.len()
+            )));
         }
         Ok(signature)
     }
@@ -195,7 +251,10 @@ impl TokenKey {
         let idle = self.idle_sessions.lock().map_err(|_| poisoned())?.pop();
         match idle {
             Some(session) => Ok(session),
-            None => self.context.open_ro_session(self.slot).map_err(pkcs11_error),
+            None => self
+                .context
+                .open_ro_session(self.slot)
+                .map_err(pkcs11_error),
         }
     }
 
@@ -276,14 +335,21 @@ fn login(config: &Pkcs11Config) -> Result<(Pkcs11, Slot, Session), Error> {
         .ok_or_else(|| Error::Pkcs11(format!("no token labelled {:?}", config.token_label)))?;
     let session = context.open_rw_session(slot).map_err(pkcs11_error)?;
     let pin = config.pin.read()?;
-    match session.login(UserType::User, Some(&AuthPin::from(pin.as_str().to_owned()))) {
+    match session.login(
+        UserType::User,
+        Some(&AuthPin::from(pin.as_str().to_owned())),
+    ) {
         Ok(()) | Err(cryptoki::error::Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
         Err(err) => return Err(pkcs11_error(err)),
     }
     Ok((context, slot, session))
 }
 
-fn find_one(session: &Session, class: ObjectClass, label: &str) -> Result<Option<ObjectHandle>, Error> {
+fn find_one(
+    session: &Session,
+    class: ObjectClass,
+    label: &str,
+) -> Result<Option<ObjectHandle>, Error> {
     let found = session
         .find_objects(&[
             Attribute::Class(class),
@@ -294,7 +360,9 @@ fn find_one(session: &Session, class: ObjectClass, label: &str) -> Result<Option
     match found.as_slice() {
         [] => Ok(None),
         [handle] => Ok(Some(*handle)),
-        _ => Err(Error::Pkcs11(format!("more than one key labelled {label:?}"))),
+        _ => Err(Error::Pkcs11(format!(
+            "more than one key labelled {label:?}"
+        ))),
     }
 }
 
@@ -315,18 +383,20 @@ fn check_protection(session: &Session, key: ObjectHandle, label: &str) -> Result
     let types: Vec<T> = required.iter().map(|(kind, _, _)| *kind).collect();
     let attributes = session.get_attributes(key, &types).map_err(pkcs11_error)?;
     for (kind, wanted, name) in required {
-        let value = attributes.iter().find_map(|attribute| match (kind, attribute) {
-            (T::Sensitive, Attribute::Sensitive(v))
-            | (T::AlwaysSensitive, Attribute::AlwaysSensitive(v))
-            | (T::Extractable, Attribute::Extractable(v))
-            | (T::NeverExtractable, Attribute::NeverExtractable(v))
-            | (T::Local, Attribute::Local(v))
-            | (T::Sign, Attribute::Sign(v))
-            | (T::Derive, Attribute::Derive(v))
-            | (T::Decrypt, Attribute::Decrypt(v))
-            | (T::Unwrap, Attribute::Unwrap(v)) => Some(*v),
-            _ => None,
-        });
+        let value = attributes
+            .iter()
+            .find_map(|attribute| match (kind, attribute) {
+                (T::Sensitive, Attribute::Sensitive(v))
+                | (T::AlwaysSensitive, Attribute::AlwaysSensitive(v))
+                | (T::Extractable, Attribute::Extractable(v))
+                | (T::NeverExtractable, Attribute::NeverExtractable(v))
+                | (T::Local, Attribute::Local(v))
+                | (T::Sign, Attribute::Sign(v))
+                | (T::Derive, Attribute::Derive(v))
+                | (T::Decrypt, Attribute::Decrypt(v))
+                | (T::Unwrap, Attribute::Unwrap(v)) => Some(*v),
+                _ => None,
+            });
         if value != Some(wanted) {
             return Err(Error::KeyNotProtected {
                 label: label.to_owned(),

@@ -8,8 +8,9 @@ use immerse_jose::{Curve, Error, PublicJwk, PublicJwkSet, Signer, SoftwareSigner
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
-static SIGNER: LazyLock<SoftwareSigner> = LazyLock::new(SoftwareSigner::generate);
-static DECRYPTION_KEY: LazyLock<DecryptionKey> = LazyLock::new(|| DecryptionKey::generate(Curve::P256).unwrap());
+static SIGNER: LazyLock<SoftwareSigner> = LazyLock::new(|| SoftwareSigner::generate().unwrap());
+static DECRYPTION_KEY: LazyLock<DecryptionKey> =
+    LazyLock::new(|| DecryptionKey::generate(Curve::P256).unwrap());
 
 /// Arbitrary JSON values, nested a few levels, with JWK-ish member names mixed in.
 fn json_value() -> impl Strategy<Value = Value> {
@@ -51,7 +52,11 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn compact(parts: &[Vec<u8>]) -> String {
-    parts.iter().map(base64url::encode).collect::<Vec<_>>().join(".")
+    parts
+        .iter()
+        .map(base64url::encode)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 proptest! {

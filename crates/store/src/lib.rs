@@ -211,7 +211,10 @@ mod tests {
             ("sqlite://:memory:", Some(Backend::SqliteMemory)),
             ("sqlite://?mode=memory", Some(Backend::SqliteMemory)),
             ("sqlite://data/immerse.db", Some(Backend::SqliteFile)),
-            ("sqlite:///var/lib/immerse.db?mode=rw", Some(Backend::SqliteFile)),
+            (
+                "sqlite:///var/lib/immerse.db?mode=rw",
+                Some(Backend::SqliteFile),
+            ),
             ("sqlite:immerse.db", Some(Backend::SqliteFile)),
             ("SQLite:immerse.db", Some(Backend::SqliteFile)),
             ("postgres://u:p@db/immerse", Some(Backend::Postgres)),
@@ -230,9 +233,15 @@ mod tests {
     fn sqlite_file_urls_create_the_file_unless_a_mode_is_set() {
         let cases = [
             ("sqlite://a.db", "sqlite://a.db?mode=rwc"),
-            ("sqlite://a.db?cache=private", "sqlite://a.db?cache=private&mode=rwc"),
+            (
+                "sqlite://a.db?cache=private",
+                "sqlite://a.db?cache=private&mode=rwc",
+            ),
             ("sqlite://a.db?mode=ro", "sqlite://a.db?mode=ro"),
-            ("sqlite://a.db?cache=private&mode=rw", "sqlite://a.db?cache=private&mode=rw"),
+            (
+                "sqlite://a.db?cache=private&mode=rw",
+                "sqlite://a.db?cache=private&mode=rw",
+            ),
         ];
         for (url, expected) in cases {
             assert_eq!(sqlite_create_if_missing(url), expected, "{url}");
@@ -241,7 +250,9 @@ mod tests {
 
     #[test]
     fn unsupported_url_error_does_not_echo_the_url() {
-        let err = classify("mysql://root:hunter2@db/x").err().map(|e| e.to_string());
+        let err = classify("mysql://root:hunter2@db/x")
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| !e.contains("hunter2")));
     }
 
@@ -249,8 +260,14 @@ mod tests {
     async fn in_memory_store_shares_one_database_across_clones() {
         let store = Store::connect_in_memory().await.expect("connect");
         let clone = store.clone();
-        let first = store.check_and_record("s", "v", i64::MAX).await.expect("record");
-        let second = clone.check_and_record("s", "v", i64::MAX).await.expect("check");
+        let first = store
+            .check_and_record("s", "v", i64::MAX)
+            .await
+            .expect("record");
+        let second = clone
+            .check_and_record("s", "v", i64::MAX)
+            .await
+            .expect("check");
         assert_eq!((first, second), (Replay::Fresh, Replay::Replayed));
     }
 }

@@ -196,15 +196,29 @@ mod tests {
         assert!(matches!(err, Some(StoreError::Empty(ReplayField::Scope))));
         let err = store.check_and_record_at("s", "", 10, 0).await.err();
         assert!(matches!(err, Some(StoreError::Empty(ReplayField::Value))));
-        let err = store.check_and_record_at(&long_scope, "v", 10, 0).await.err();
+        let err = store
+            .check_and_record_at(&long_scope, "v", 10, 0)
+            .await
+            .err();
         assert!(matches!(
             err,
-            Some(StoreError::TooLong { field: ReplayField::Scope, len: 129, max: 128 })
+            Some(StoreError::TooLong {
+                field: ReplayField::Scope,
+                len: 129,
+                max: 128
+            })
         ));
-        let err = store.check_and_record_at("s", &long_value, 10, 0).await.err();
+        let err = store
+            .check_and_record_at("s", &long_value, 10, 0)
+            .await
+            .err();
         assert!(matches!(
             err,
-            Some(StoreError::TooLong { field: ReplayField::Value, len: 513, max: 512 })
+            Some(StoreError::TooLong {
+                field: ReplayField::Value,
+                len: 513,
+                max: 512
+            })
         ));
         let ok = store.check_and_record_at("s", &at_bound_value, 10, 0).await;
         assert!(matches!(ok, Ok(Replay::Fresh)));
@@ -214,7 +228,10 @@ mod tests {
     async fn expiry_not_after_now_is_refused() {
         let store = Store::connect_in_memory().await.expect("connect");
         for expires_at in [99, 100] {
-            let err = store.check_and_record_at("s", "v", expires_at, 100).await.err();
+            let err = store
+                .check_and_record_at("s", "v", expires_at, 100)
+                .await
+                .err();
             assert!(matches!(
                 err,
                 Some(StoreError::AlreadyExpired { now: 100, .. })

@@ -7,8 +7,14 @@ fn key() -> DecryptionKey {
 }
 
 fn encrypt(key: &DecryptionKey, plaintext: &[u8]) -> String {
-    encrypt_compact(plaintext, key.public_jwk(), KeyManagement::EcdhEs, ContentEncryption::A128Gcm, &Map::new())
-        .expect("encryption")
+    encrypt_compact(
+        plaintext,
+        key.public_jwk(),
+        KeyManagement::EcdhEs,
+        ContentEncryption::A128Gcm,
+        &Map::new(),
+    )
+    .expect("encryption")
 }
 
 /// Re-encodes the protected header of `token` after `edit`.
@@ -27,8 +33,12 @@ fn every_algorithm_pair_round_trips() {
         let key = DecryptionKey::generate(curve).unwrap();
         for alg in KeyManagement::ALL {
             for enc in ContentEncryption::ALL {
-                let extra = json!({"typ":"oauth-authz-res+jwt"}).as_object().unwrap().clone();
-                let token = encrypt_compact(b"secret", key.public_jwk(), *alg, *enc, &extra).unwrap();
+                let extra = json!({"typ":"oauth-authz-res+jwt"})
+                    .as_object()
+                    .unwrap()
+                    .clone();
+                let token =
+                    encrypt_compact(b"secret", key.public_jwk(), *alg, *enc, &extra).unwrap();
                 let decrypted = key.decrypt(&token, &Policy::default()).expect("decrypts");
                 assert_eq!(decrypted.plaintext, b"secret");
                 assert_eq!(decrypted.header["alg"], alg.name());
@@ -63,7 +73,10 @@ fn ephemeral_key_with_private_member_or_other_curve_is_refused() {
     let key = key();
     let token = encrypt(&key, b"x");
     let with_d = with_header(&token, |h| {
-        h["epk"].as_object_mut().unwrap().insert("d".into(), json!("AAAA"));
+        h["epk"]
+            .as_object_mut()
+            .unwrap()
+            .insert("d".into(), json!("AAAA"));
     });
     assert_eq!(
         key.decrypt(&with_d, &Policy::default()).unwrap_err(),
@@ -85,7 +98,10 @@ fn compression_is_refused() {
     let token = with_header(&encrypt(&key, b"x"), |h| {
         h.insert("zip".into(), json!("DEF"));
     });
-    assert_eq!(key.decrypt(&token, &Policy::default()).unwrap_err(), Error::CompressionRefused);
+    assert_eq!(
+        key.decrypt(&token, &Policy::default()).unwrap_err(),
+        Error::CompressionRefused
+    );
 }
 
 #[test]
@@ -127,7 +143,10 @@ fn unknown_critical_header_is_refused() {
         h.insert("ext".into(), json!(true));
         h.insert("crit".into(), json!(["ext"]));
     });
-    assert_eq!(key.decrypt(&token, &Policy::default()).unwrap_err(), Error::UnknownCritical("ext".into()));
+    assert_eq!(
+        key.decrypt(&token, &Policy::default()).unwrap_err(),
+        Error::UnknownCritical("ext".into())
+    );
 }
 
 #[test]
@@ -140,8 +159,15 @@ fn tampering_and_wrong_keys_fail_decryption() {
     flipped[0] ^= 1;
     let flipped = base64url::encode(flipped);
     parts[3] = &flipped;
-    assert_eq!(key.decrypt(&parts.join("."), &Policy::default()).unwrap_err(), Error::DecryptionFailed);
-    assert_eq!(self::key().decrypt(&token, &Policy::default()).unwrap_err(), Error::DecryptionFailed);
+    assert_eq!(
+        key.decrypt(&parts.join("."), &Policy::default())
+            .unwrap_err(),
+        Error::DecryptionFailed
+    );
+    assert_eq!(
+        self::key().decrypt(&token, &Policy::default()).unwrap_err(),
+        Error::DecryptionFailed
+    );
     assert_eq!(
         key.decrypt("a.b.c.d", &Policy::default()).unwrap_err(),
         Error::MalformedJwe("a compact JWE has five parts")
@@ -150,10 +176,18 @@ fn tampering_and_wrong_keys_fail_decryption() {
 
 #[test]
 fn encrypting_to_a_signature_key_is_refused() {
-    let signing_key = crate::Signer::public_jwk(&crate::SoftwareSigner::generate()).clone();
+    let signing_key =
+        crate::Signer::public_jwk(&crate::SoftwareSigner::generate().unwrap()).clone();
     let signing_key = signing_key.with_use(KeyUse::Sig);
     assert_eq!(
-        encrypt_compact(b"x", &signing_key, KeyManagement::EcdhEs, ContentEncryption::A128Gcm, &Map::new()).unwrap_err(),
+        encrypt_compact(
+            b"x",
+            &signing_key,
+            KeyManagement::EcdhEs,
+            ContentEncryption::A128Gcm,
+            &Map::new()
+        )
+        .unwrap_err(),
         Error::KeyAlgorithmMismatch("ECDH-ES")
     );
 }

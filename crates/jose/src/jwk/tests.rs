@@ -16,7 +16,10 @@ fn object(text: &str) -> Map<String, Value> {
 #[test]
 fn rfc7638_thumbprint_example() {
     let jwk = PublicJwk::from_json(RFC7638_RSA).expect("RFC 7638 key parses");
-    assert_eq!(jwk.thumbprint_b64(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+    assert_eq!(
+        jwk.thumbprint_b64(),
+        "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    );
     assert_eq!(jwk.kid(), Some("2011-04-29"));
 }
 
@@ -34,7 +37,11 @@ fn every_private_member_is_refused_with_its_name() {
     for member in PRIVATE_MEMBERS {
         let mut jwk = object(RFC7517_EC);
         jwk.insert(member.to_owned(), json!("AAAA"));
-        assert_eq!(PublicJwk::from_object(jwk), Err(Error::PrivateKeyMember(member)), "{member}");
+        assert_eq!(
+            PublicJwk::from_object(jwk),
+            Err(Error::PrivateKeyMember(member)),
+            "{member}"
+        );
     }
 }
 
@@ -53,10 +60,17 @@ fn unknown_key_types_and_curves_are_refused() {
     for crv in ["P-521", "secp256k1", "brainpoolP256r1"] {
         let mut jwk = object(RFC7517_EC);
         jwk.insert("crv".into(), json!(crv));
-        assert_eq!(PublicJwk::from_object(jwk), Err(Error::UnsupportedCurve(crv.into())));
+        assert_eq!(
+            PublicJwk::from_object(jwk),
+            Err(Error::UnsupportedCurve(crv.into()))
+        );
     }
-    let x25519 = r#"{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}"#;
-    assert_eq!(PublicJwk::from_json(x25519), Err(Error::UnsupportedCurve("X25519".into())));
+    let x25519 =
+        r#"{"kty":"OKP","crv":"X25519","x":"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"}"#;
+    assert_eq!(
+        PublicJwk::from_json(x25519),
+        Err(Error::UnsupportedCurve("X25519".into()))
+    );
 }
 
 #[test]
@@ -72,7 +86,10 @@ fn point_off_the_curve_is_refused() {
 fn short_coordinates_are_refused() {
     let mut jwk = object(RFC7517_EC);
     jwk.insert("x".into(), json!(base64url::encode([1u8; 31])));
-    assert!(matches!(PublicJwk::from_object(jwk), Err(Error::MalformedJwk(_))));
+    assert!(matches!(
+        PublicJwk::from_object(jwk),
+        Err(Error::MalformedJwk(_))
+    ));
 }
 
 #[test]
@@ -84,7 +101,7 @@ fn rsa_under_2048_bits_is_refused() {
 
 #[test]
 fn spki_pem_round_trips_for_each_key_type() {
-    let ec = SoftwareSigner::generate().public_jwk().clone();
+    let ec = SoftwareSigner::generate().unwrap().public_jwk().clone();
     let rsa = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
     let ed = PKey::generate_ed25519().unwrap();
     let rsa_pem = String::from_utf8(rsa.public_key_to_pem().unwrap()).unwrap();
@@ -93,31 +110,49 @@ fn spki_pem_round_trips_for_each_key_type() {
         let jwk = PublicJwk::from_spki_pem(&pem).expect("SPKI parses");
         assert_eq!(jwk.to_spki_pem().unwrap(), pem);
     }
-    assert_eq!(PublicJwk::from_spki_pem(&ec.to_spki_pem().unwrap()).unwrap().material(), ec.material());
+    assert_eq!(
+        PublicJwk::from_spki_pem(&ec.to_spki_pem().unwrap())
+            .unwrap()
+            .material(),
+        ec.material()
+    );
 }
 
 #[test]
 fn small_rsa_spki_is_refused() {
     let rsa = PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap();
     let pem = String::from_utf8(rsa.public_key_to_pem().unwrap()).unwrap();
-    assert_eq!(PublicJwk::from_spki_pem(&pem), Err(Error::RsaKeyTooSmall(1024)));
+    assert_eq!(
+        PublicJwk::from_spki_pem(&pem),
+        Err(Error::RsaKeyTooSmall(1024))
+    );
 }
 
 #[test]
 fn key_algorithm_fit_is_checked() {
     let ec = PublicJwk::from_json(RFC7517_EC).unwrap();
     // RFC 7517's key says use=enc: it must not verify signatures.
-    assert_eq!(ec.check_algorithm(Algorithm::Es256), Err(Error::KeyAlgorithmMismatch("ES256")));
-    let sig = SoftwareSigner::generate().public_jwk().clone();
+    assert_eq!(
+        ec.check_algorithm(Algorithm::Es256),
+        Err(Error::KeyAlgorithmMismatch("ES256"))
+    );
+    let sig = SoftwareSigner::generate().unwrap().public_jwk().clone();
     assert_eq!(sig.check_algorithm(Algorithm::Es256), Ok(()));
-    assert_eq!(sig.check_algorithm(Algorithm::Es384), Err(Error::KeyAlgorithmMismatch("ES384")));
+    assert_eq!(
+        sig.check_algorithm(Algorithm::Es384),
+        Err(Error::KeyAlgorithmMismatch("ES384"))
+    );
     let rsa = PublicJwk::from_json(RFC7638_RSA).unwrap();
-    assert_eq!(rsa.check_algorithm(Algorithm::Ps256), Err(Error::KeyAlgorithmMismatch("PS256")));
+    assert_eq!(
+        rsa.check_algorithm(Algorithm::Ps256),
+        Err(Error::KeyAlgorithmMismatch("PS256"))
+    );
 }
 
 #[test]
 fn jwk_set_finds_by_kid_and_refuses_a_private_member() {
-    let set = PublicJwkSet::from_json(&format!(r#"{{"keys":[{RFC7517_EC},{RFC7638_RSA}]}}"#)).unwrap();
+    let set =
+        PublicJwkSet::from_json(&format!(r#"{{"keys":[{RFC7517_EC},{RFC7638_RSA}]}}"#)).unwrap();
     assert!(set.find("2011-04-29").is_some());
     assert!(set.find("nope").is_none());
     let with_private = RFC7517_EC.replace(r#""kid":"1""#, r#""kid":"1","d":"AAAA""#);

@@ -6,11 +6,13 @@ use crate::SoftwareSigner;
 const TYP: &str = "example+jwt";
 
 fn signer() -> SoftwareSigner {
-    SoftwareSigner::generate()
+    SoftwareSigner::generate().unwrap()
 }
 
 async fn signed(signer: &SoftwareSigner, payload: &[u8]) -> String {
-    sign_compact(signer, &SigningHeader::new(TYP), payload).await.expect("signing")
+    sign_compact(signer, &SigningHeader::new(TYP), payload)
+        .await
+        .expect("signing")
 }
 
 /// Re-encodes the header of `token` after `edit`, keeping payload and signature.
@@ -96,7 +98,11 @@ async fn hmac_with_the_public_key_as_secret_is_refused() {
     let signer = signer();
     let public_pem = signer.public_jwk().to_spki_pem().unwrap();
     let header = json!({"alg":"HS256","typ":TYP,"kid":signer.kid()});
-    let input = format!("{}.{}", base64url::encode(header.to_string()), base64url::encode("x"));
+    let input = format!(
+        "{}.{}",
+        base64url::encode(header.to_string()),
+        base64url::encode("x")
+    );
     let key = openssl::pkey::PKey::hmac(public_pem.as_bytes()).unwrap();
     let mut mac = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
     let tag = mac.sign_oneshot_to_vec(input.as_bytes()).unwrap();
@@ -123,10 +129,22 @@ async fn unknown_critical_extensions_are_refused() {
     let signer = signer();
     let token = signed(&signer, b"x").await;
     let cases = [
-        (json!(["ext"]), Some(json!(1)), Error::UnknownCritical("ext".into())),
-        (json!(["b64"]), Some(json!(false)), Error::UnknownCritical("b64".into())),
+        (
+            json!(["ext"]),
+            Some(json!(1)),
+            Error::UnknownCritical("ext".into()),
+        ),
+        (
+            json!(["b64"]),
+            Some(json!(false)),
+            Error::UnknownCritical("b64".into()),
+        ),
         (json!(["alg"]), None, Error::UnknownCritical("alg".into())),
-        (json!([]), None, Error::MalformedJws("crit must be a non-empty array")),
+        (
+            json!([]),
+            None,
+            Error::MalformedJws("crit must be a non-empty array"),
+        ),
     ];
     for (crit, member, expected) in cases {
         let edited = with_header(&token, |h| {
@@ -155,7 +173,7 @@ async fn key_lookup_never_falls_back() {
         verify_compact(&no_kid, &Validation::new(TYP), &set_of(&signer)).unwrap_err(),
         Error::MissingKid
     );
-    let other = SoftwareSigner::generate();
+    let other = SoftwareSigner::generate().unwrap();
     assert_eq!(
         verify_compact(&token, &Validation::new(TYP), &set_of(&other)).unwrap_err(),
         Error::UnknownKey(signer.kid().into())
@@ -196,7 +214,10 @@ async fn embedded_jwk_is_parsed_strictly() {
     assert_eq!(jws.key.thumbprint(), signer.public_jwk().thumbprint());
 
     let with_private = with_header(&token, |h| {
-        h["jwk"].as_object_mut().unwrap().insert("d".into(), json!("AAAA"));
+        h["jwk"]
+            .as_object_mut()
+            .unwrap()
+            .insert("d".into(), json!("AAAA"));
     });
     assert_eq!(
         verify_compact(&with_private, &Validation::new(TYP), &EmbeddedJwk).unwrap_err(),
@@ -252,20 +273,30 @@ async fn es256_header_with_rsa_key_is_refused() {
 /// implementation.
 #[test]
 fn es384_and_eddsa_verify_when_configured() {
-    use josekit::jws::{ES384, EdDSA, JwsHeader};
     use josekit::jwk::alg::ed::EdCurve;
+    use josekit::jws::{ES384, EdDSA, JwsHeader};
     let mut header = JwsHeader::new();
     header.set_token_type(TYP);
     let es384 = ES384.generate_key_pair().unwrap();
     let ed = EdDSA.generate_key_pair(EdCurve::Ed25519).unwrap();
     let cases = [
         (
-            josekit::jws::serialize_compact(b"x", &header, &ES384.signer_from_jwk(&es384.to_jwk_private_key()).unwrap()).unwrap(),
+            josekit::jws::serialize_compact(
+                b"x",
+                &header,
+                &ES384.signer_from_jwk(&es384.to_jwk_private_key()).unwrap(),
+            )
+            .unwrap(),
             es384.to_jwk_public_key(),
             Algorithm::Es384,
         ),
         (
-            josekit::jws::serialize_compact(b"x", &header, &EdDSA.signer_from_jwk(&ed.to_jwk_private_key()).unwrap()).unwrap(),
+            josekit::jws::serialize_compact(
+                b"x",
+                &header,
+                &EdDSA.signer_from_jwk(&ed.to_jwk_private_key()).unwrap(),
+            )
+            .unwrap(),
             ed.to_jwk_public_key(),
             Algorithm::EdDsa,
         ),
@@ -278,7 +309,12 @@ fn es384_and_eddsa_verify_when_configured() {
             "not allowed by default"
         );
         let allowed = [alg];
-        let jws = verify_compact(&token, &Validation::new(TYP).with_algorithms(&allowed), &key).expect("verifies");
+        let jws = verify_compact(
+            &token,
+            &Validation::new(TYP).with_algorithms(&allowed),
+            &key,
+        )
+        .expect("verifies");
         assert_eq!(jws.header.alg, alg);
     }
 }
