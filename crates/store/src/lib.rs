@@ -7,8 +7,12 @@
 
 #![forbid(unsafe_code)]
 
+mod registry;
 mod replay;
 
+pub use registry::{
+    AdminTokenRow, AuditRow, CheckpointRow, EntityRow, KeyRow, LogLeafRow, SecretUse, WriteTx,
+};
 pub use replay::{MAX_SCOPE_LEN, MAX_VALUE_LEN, Purger, Replay, ReplayField};
 
 use sqlx::AnyPool;
@@ -63,6 +67,13 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// A unique-key conflict: another writer got there first, and the operation may be retried.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Self::Database(sqlx::Error::Database(err)) if err.is_unique_violation())
+    }
+}
+
 /// Which database a URL names; decides the migrations and the pool settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -78,6 +89,7 @@ enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
 }
 
 impl Store {
@@ -130,12 +142,26 @@ impl Store {
         };
         migrate(&pool, backend).await?;
         tracing::debug!(?backend, "store connected and migrated");
-        Ok(Self { pool })
+        Ok(Self { pool, backend })
     }
 
     /// Connects to a fresh private in-memory SQLite database, for tests and the demo.
     pub async fn connect_in_memory() -> Result<Self, StoreError> {
         Self::connect("sqlite::memory:").await
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so writers queue instead of failing on upgrade; on PostgreSQL concurrent
+    /// writers proceed and a unique-key conflict tells the loser to retry
+    /// ([`StoreError::is_conflict`]).
+    pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
+        let tx = match self.backend {
+            Backend::SqliteFile | Backend::SqliteMemory => {
+                self.pool.begin_with("BEGIN IMMEDIATE").await?
+            }
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx::new(tx))
     }
 
     /// Closes every connection and waits for them to finish; later calls on this `Store` or

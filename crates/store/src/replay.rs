@@ -73,30 +73,7 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> Result<Replay, StoreError> {
-        check_len(ReplayField::Scope, scope, MAX_SCOPE_LEN)?;
-        check_len(ReplayField::Value, value, MAX_VALUE_LEN)?;
-        if expires_at <= now {
-            return Err(StoreError::AlreadyExpired { expires_at, now });
-        }
-        // One statement, so the decision is atomic: a new key inserts (1 row); a live key hits
-        // the conflict and the WHERE keeps it unchanged (0 rows); an expired key is updated in
-        // place (1 row). SQLite >= 3.24 and PostgreSQL >= 9.5 both accept this upsert.
-        let result = sqlx::query(
-            "INSERT INTO replay_cache (scope, value, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE replay_cache.expires_at <= $4",
-        )
-        .bind(scope)
-        .bind(value)
-        .bind(expires_at)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(if result.rows_affected() == 1 {
-            Replay::Fresh
-        } else {
-            Replay::Replayed
-        })
+        record(&self.pool, scope, value, expires_at, now).await
     }
 
     /// Deletes every row that expired at or before `now` (unix seconds), in all scopes, and
@@ -171,6 +148,44 @@ fn check_len(field: ReplayField, text: &str, max: usize) -> Result<(), StoreErro
         len if len > max => Err(StoreError::TooLong { field, len, max }),
         _ => Ok(()),
     }
+}
+
+/// The check-and-record statement on any executor: the pool, or a write transaction whose
+/// other changes must stand or fall with the record.
+pub(crate) async fn record<'e, E>(
+    executor: E,
+    scope: &str,
+    value: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<Replay, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    check_len(ReplayField::Scope, scope, MAX_SCOPE_LEN)?;
+    check_len(ReplayField::Value, value, MAX_VALUE_LEN)?;
+    if expires_at <= now {
+        return Err(StoreError::AlreadyExpired { expires_at, now });
+    }
+    // One statement, so the decision is atomic: a new key inserts (1 row); a live key hits
+    // the conflict and the WHERE keeps it unchanged (0 rows); an expired key is updated in
+    // place (1 row). SQLite >= 3.24 and PostgreSQL >= 9.5 both accept this upsert.
+    let result = sqlx::query(
+        "INSERT INTO replay_cache (scope, value, expires_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (scope, value) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE replay_cache.expires_at <= $4",
+    )
+    .bind(scope)
+    .bind(value)
+    .bind(expires_at)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok(if result.rows_affected() == 1 {
+        Replay::Fresh
+    } else {
+        Replay::Replayed
+    })
 }
 
 /// The system clock in unix seconds.

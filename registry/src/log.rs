@@ -1,0 +1,301 @@
+//! The registry's transparency log: every change is an entry, entries are RFC 9162 leaves, and
+//! each append is sealed by a checkpoint (tree size, root hash, time) signed by the registry key.
+use std::collections::BTreeMap;
+
+use immerse_jose::jws::SigningHeader;
+use immerse_jose::{PublicJwk, Signer, base64url, jwt};
+use immerse_merkle::Hash;
+use immerse_store::{CheckpointRow, LogLeafRow, Store, WriteTx};
+use serde::{Deserialize, Serialize};
+
+use crate::RegistryError;
+use crate::model::{Allowances, EntityStatus, KeyStatus, KeyUseName, RevocationReason, Role};
+
+/// JOSE `typ` of a signed checkpoint.
+pub const CHECKPOINT_TYP: &str = "log-checkpoint+jwt";
+
+/// One change to the registry, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LogEvent {
+    EntityCreated {
+        entity: String,
+        role: Role,
+        display_name: String,
+        allowances: Allowances,
+    },
+    EntitySuspended {
+        entity: String,
+    },
+    EntityReactivated {
+        entity: String,
+    },
+    KeyAdded {
+        entity: String,
+        kid: String,
+        jwk: PublicJwk,
+        key_use: KeyUseName,
+        alg: String,
+        nbf: Option<i64>,
+        exp: Option<i64>,
+    },
+    KeyRetired {
+        entity: String,
+        kid: String,
+    },
+    KeyRevoked {
+        entity: String,
+        kid: String,
+        reason: RevocationReason,
+    },
+}
+
+/// A log entry: the leaf content is exactly its JSON serialization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogEntry {
+    pub time: i64,
+    #[serde(flatten)]
+    pub event: LogEvent,
+}
+
+/// The claims of a signed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub iss: String,
+    pub tree_size: u64,
+    /// base64url of the Merkle root.
+    pub root_hash: String,
+    pub iat: i64,
+}
+
+impl Checkpoint {
+    pub fn root(&self) -> Result<Hash, RegistryError> {
+        decode_hash(&self.root_hash)
+    }
+
+    /// Verifies a signed checkpoint with the registry's public key.
+    pub fn verify(
+        signed: &str,
+        registry_key: &PublicJwk,
+        registry_id: &str,
+    ) -> Result<Self, RegistryError> {
+        let mut validation = jwt::Validation::new(CHECKPOINT_TYP).issuer(registry_id);
+        // A checkpoint records a past fact; freshness is judged from iat by whoever needs it.
+        validation.require_exp = false;
+        let verified =
+            jwt::verify(signed, &validation, registry_key).map_err(RegistryError::InvalidProof)?;
+        serde_json::from_value(serde_json::Value::Object(verified.into_inner().claims))
+            .map_err(|err| RegistryError::InvalidRequest(format!("checkpoint claims: {err}")))
+    }
+}
+
+pub(crate) fn decode_hash(text: &str) -> Result<Hash, RegistryError> {
+    base64url::decode(text, "hash")
+        .ok()
+        .and_then(|bytes| Hash::try_from(bytes.as_slice()).ok())
+        .ok_or_else(|| RegistryError::InvalidRequest("a hash is not 32 bytes of base64url".into()))
+}
+
+fn hex_hash(text: &str) -> Result<Hash, RegistryError> {
+    hex::decode(text)
+        .ok()
+        .and_then(|bytes| Hash::try_from(bytes.as_slice()).ok())
+        .ok_or_else(|| RegistryError::Corrupt(format!("leaf hash {text:?} is not 32 bytes of hex")))
+}
+
+/// Appends `entry` inside `tx` and signs the new checkpoint; returns the entry's index.
+pub(crate) async fn append(
+    tx: &mut WriteTx,
+    signer: &dyn Signer,
+    registry_id: &str,
+    entry: &LogEntry,
+) -> Result<u64, RegistryError> {
+    let mut hashes = tx
+        .log_leaf_hashes()
+        .await?
+        .iter()
+        .map(|hash| hex_hash(hash))
+        .collect::<Result<Vec<_>, _>>()?;
+    let index = hashes.len() as u64;
+    let leaf =
+        serde_json::to_string(entry).map_err(|err| RegistryError::Corrupt(err.to_string()))?;
+    let leaf_hash = immerse_merkle::leaf_hash(leaf.as_bytes());
+    tx.append_leaf(&LogLeafRow {
+        leaf_index: index as i64,
+        leaf,
+        leaf_hash: hex::encode(leaf_hash),
+        created_at: entry.time,
+    })
+    .await?;
+    hashes.push(leaf_hash);
+    let root = immerse_merkle::root(&hashes);
+    let checkpoint = Checkpoint {
+        iss: registry_id.to_owned(),
+        tree_size: hashes.len() as u64,
+        root_hash: base64url::encode(root),
+        iat: entry.time,
+    };
+    let signed = jwt::sign(signer, &SigningHeader::new(CHECKPOINT_TYP), &checkpoint)
+        .await
+        .map_err(RegistryError::Signing)?;
+    tx.insert_checkpoint(&CheckpointRow {
+        tree_size: checkpoint.tree_size as i64,
+        root_hash: hex::encode(root),
+        signed,
+        created_at: entry.time,
+    })
+    .await?;
+    Ok(index)
+}
+
+/// All leaves with their hashes recomputed from the stored text (never trusting the stored
+/// hash column), in order.
+pub(crate) async fn load_leaves(store: &Store) -> Result<Vec<(LogLeafRow, Hash)>, RegistryError> {
+    let rows = store.registry_log_leaves(0, i64::MAX).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let hash = immerse_merkle::leaf_hash(row.leaf.as_bytes());
+            (row, hash)
+        })
+        .collect())
+}
+
+/// State recomputed from the log alone.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct ReplayedState {
+    pub entities: BTreeMap<String, (Role, String, Allowances, EntityStatus)>,
+    pub keys: BTreeMap<String, ReplayedKey>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ReplayedKey {
+    pub entity: String,
+    pub jwk: PublicJwk,
+    pub key_use: KeyUseName,
+    pub alg: String,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub status: KeyStatus,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    pub reason: Option<RevocationReason>,
+    pub log_index: u64,
+}
+
+/// Folds log entries into the state they describe.
+pub(crate) fn replay(leaves: &[(LogLeafRow, Hash)]) -> Result<ReplayedState, RegistryError> {
+    let mut state = ReplayedState::default();
+    for (index, (row, _)) in leaves.iter().enumerate() {
+        if row.leaf_index != index as i64 {
+            return Err(RegistryError::Integrity(format!(
+                "log has a gap before index {}",
+                row.leaf_index
+            )));
+        }
+        let entry: LogEntry = serde_json::from_str(&row.leaf).map_err(|err| {
+            RegistryError::Integrity(format!("log entry {index} is unreadable: {err}"))
+        })?;
+        apply(&mut state, entry, index as u64)
+            .map_err(|what| RegistryError::Integrity(format!("log entry {index}: {what}")))?;
+    }
+    Ok(state)
+}
+
+fn apply(state: &mut ReplayedState, entry: LogEntry, index: u64) -> Result<(), String> {
+    let set_entity_status = |state: &mut ReplayedState, entity: &str, status| {
+        state
+            .entities
+            .get_mut(entity)
+            .map(|record| record.3 = status)
+            .ok_or_else(|| format!("unknown entity {entity}"))
+    };
+    match entry.event {
+        LogEvent::EntityCreated {
+            entity,
+            role,
+            display_name,
+            allowances,
+        } => {
+            if state
+                .entities
+                .insert(
+                    entity.clone(),
+                    (role, display_name, allowances, EntityStatus::Active),
+                )
+                .is_some()
+            {
+                return Err(format!("entity {entity} created twice"));
+            }
+        }
+        LogEvent::EntitySuspended { entity } => {
+            set_entity_status(state, &entity, EntityStatus::Suspended)?
+        }
+        LogEvent::EntityReactivated { entity } => {
+            set_entity_status(state, &entity, EntityStatus::Active)?
+        }
+        LogEvent::KeyAdded {
+            entity,
+            kid,
+            jwk,
+            key_use,
+            alg,
+            nbf,
+            exp,
+        } => {
+            if !state.entities.contains_key(&entity) {
+                return Err(format!("key for unknown entity {entity}"));
+            }
+            if jwk.thumbprint_b64() != kid {
+                return Err(format!("kid {kid} is not the key's thumbprint"));
+            }
+            let key = ReplayedKey {
+                entity,
+                jwk,
+                key_use,
+                alg,
+                nbf,
+                exp,
+                status: KeyStatus::Active,
+                created_at: entry.time,
+                retired_at: None,
+                revoked_at: None,
+                reason: None,
+                log_index: index,
+            };
+            if state.keys.insert(kid.clone(), key).is_some() {
+                return Err(format!("key {kid} added twice"));
+            }
+        }
+        LogEvent::KeyRetired { entity, kid } => {
+            let key = owned_key(state, &entity, &kid)?;
+            key.status = KeyStatus::Retired;
+            key.retired_at = Some(entry.time);
+        }
+        LogEvent::KeyRevoked {
+            entity,
+            kid,
+            reason,
+        } => {
+            let key = owned_key(state, &entity, &kid)?;
+            key.status = KeyStatus::Revoked;
+            key.revoked_at = Some(entry.time);
+            key.reason = Some(reason);
+        }
+    }
+    Ok(())
+}
+
+fn owned_key<'a>(
+    state: &'a mut ReplayedState,
+    entity: &str,
+    kid: &str,
+) -> Result<&'a mut ReplayedKey, String> {
+    state
+        .keys
+        .get_mut(kid)
+        .filter(|key| key.entity == entity)
+        .ok_or_else(|| format!("unknown key {kid} of {entity}"))
+}
