@@ -46,13 +46,15 @@ pub struct InclusionProof {
 }
 
 impl InclusionProof {
-    /// Checks the checkpoint signature and the proof; returns the checkpoint and the leaf bytes.
+    /// Checks the checkpoint signature (as of `now`) and the proof; returns the checkpoint and
+    /// the leaf bytes.
     pub fn verify(
         &self,
         registry_key: &immerse_jose::PublicJwk,
         registry_id: &str,
+        now: i64,
     ) -> Result<(Checkpoint, Vec<u8>), RegistryError> {
-        let checkpoint = Checkpoint::verify(&self.checkpoint, registry_key, registry_id)?;
+        let checkpoint = Checkpoint::verify(&self.checkpoint, registry_key, registry_id, now)?;
         let leaf = base64url::decode(&self.leaf, "leaf").map_err(RegistryError::InvalidProof)?;
         let proof = self
             .proof
@@ -235,11 +237,13 @@ impl Registry {
                 ));
             }
             Some(row) => {
-                let checkpoint =
-                    Checkpoint::verify(&row.signed, self.root_key(), &self.config.registry_id)
-                        .map_err(|err| {
-                            RegistryError::Integrity(format!("newest checkpoint: {err}"))
-                        })?;
+                let checkpoint = Checkpoint::verify(
+                    &row.signed,
+                    self.root_key(),
+                    &self.config.registry_id,
+                    self.now(),
+                )
+                .map_err(|err| RegistryError::Integrity(format!("newest checkpoint: {err}")))?;
                 if checkpoint.tree_size != hashes.len() as u64 || checkpoint.root()? != root {
                     return Err(RegistryError::Integrity(format!(
                         "the stored entries do not hash to the signed checkpoint (size {} vs {})",
@@ -316,8 +320,13 @@ impl Registry {
         &self,
     ) -> Result<(Vec<(immerse_store::LogLeafRow, Hash)>, String), RegistryError> {
         let checkpoint = self.checkpoint().await?;
-        let size =
-            Checkpoint::verify(&checkpoint, self.root_key(), &self.config.registry_id)?.tree_size;
+        let size = Checkpoint::verify(
+            &checkpoint,
+            self.root_key(),
+            &self.config.registry_id,
+            self.now(),
+        )?
+        .tree_size;
         let mut leaves = log::load_leaves(&self.store).await?;
         leaves.truncate(size as usize);
         Ok((leaves, checkpoint))
