@@ -69,6 +69,23 @@ where
     }
 }
 
+/// The authenticated admin (scope `registry:admin`). As an extractor it runs before the body
+/// is read, so an unauthenticated caller learns nothing about the body's validity.
+struct Admin(String);
+
+impl axum::extract::FromRequestParts<Registry> for Admin {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        registry: &Registry,
+    ) -> Result<Self> {
+        admin(registry, &parts.headers, Scope::Admin)
+            .await
+            .map(Admin)
+    }
+}
+
 async fn admin(registry: &Registry, headers: &HeaderMap, scope: Scope) -> Result<String> {
     let token = headers
         .get(header::AUTHORIZATION)
@@ -211,10 +228,9 @@ async fn submit_key(
 
 async fn create_entity(
     State(registry): State<Registry>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     JsonBody(new): JsonBody<NewEntity>,
 ) -> Result<Response> {
-    let actor = admin(&registry, &headers, Scope::Admin).await?;
     let enrolment = registry.create_entity(&actor, new).await?;
     Ok((
         StatusCode::CREATED,
@@ -255,10 +271,9 @@ async fn reactivate(
 async fn add_key(
     State(registry): State<Registry>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     JsonBody(request): JsonBody<AdminKey>,
 ) -> Result<Response> {
-    let actor = admin(&registry, &headers, Scope::Admin).await?;
     let key = registry.add_key(&actor, &id, request).await?;
     Ok((StatusCode::CREATED, Json(key)).into_response())
 }
@@ -286,10 +301,9 @@ fn unspecified() -> RevocationReason {
 async fn revoke(
     State(registry): State<Registry>,
     Path((id, kid)): Path<(String, String)>,
-    headers: HeaderMap,
+    Admin(actor): Admin,
     JsonBody(request): JsonBody<RevokeRequest>,
 ) -> Result<Response> {
-    let actor = admin(&registry, &headers, Scope::Admin).await?;
     Ok(Json(
         registry
             .revoke_key(&actor, &id, &kid, request.reason)

@@ -57,6 +57,38 @@ pub struct KeyLocation {
 }
 
 impl KeyLocation {
+    /// A software key in `path`.
+    pub fn file(path: PathBuf) -> Self {
+        Self {
+            key_file: Some(path),
+            pkcs11: false,
+            module: PathBuf::from(DEFAULT_MODULE),
+            token: String::new(),
+            label: String::new(),
+            pin_env: String::new(),
+            pin_file: None,
+        }
+    }
+
+    /// Opens the signing key this location names (a PKCS#11 key must already exist).
+    pub async fn open_signer(&self) -> Result<std::sync::Arc<dyn Signer>, CliError> {
+        match &self.key_file {
+            Some(path) => {
+                let pem = zeroize::Zeroizing::new(
+                    std::fs::read_to_string(path)
+                        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?,
+                );
+                Ok(std::sync::Arc::new(SoftwareSigner::from_pkcs8_pem(&pem)?))
+            }
+            None => {
+                let config = self.pkcs11_config();
+                Ok(std::sync::Arc::new(
+                    blocking(move || Pkcs11Signer::open(&config)).await?,
+                ))
+            }
+        }
+    }
+
     fn pkcs11_config(&self) -> Pkcs11Config {
         Pkcs11Config {
             module: self.module.clone(),
@@ -86,22 +118,7 @@ pub async fn run(command: KeysCommand) -> Result<(), CliError> {
                     .clone()
             }
         },
-        KeysCommand::Show(location) => match &location.key_file {
-            Some(path) => {
-                let pem = zeroize::Zeroizing::new(
-                    std::fs::read_to_string(path)
-                        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?,
-                );
-                SoftwareSigner::from_pkcs8_pem(&pem)?.public_jwk().clone()
-            }
-            None => {
-                let config = location.pkcs11_config();
-                blocking(move || Pkcs11Signer::open(&config))
-                    .await?
-                    .public_jwk()
-                    .clone()
-            }
-        },
+        KeysCommand::Show(location) => location.open_signer().await?.public_jwk().clone(),
     };
     let text =
         serde_json::to_string_pretty(&public).map_err(|err| CliError::Io(err.to_string()))?;

@@ -3,6 +3,7 @@
 
 mod demo;
 mod keys;
+mod registry;
 
 use std::process::ExitCode;
 
@@ -37,6 +38,9 @@ enum Command {
     /// Generate or show signing keys (software or PKCS#11).
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// The Key Registry: serve it, bootstrap admin tokens, manage entities and keys.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
     /// Run the end-to-end demonstration on embedded defaults (SQLite, loopback, no cluster).
     Demo(demo::DemoArgs),
 }
@@ -48,6 +52,8 @@ enum CliError {
     Jose(#[from] immerse_jose::Error),
     #[error(transparent)]
     Store(#[from] immerse_store::StoreError),
+    #[error(transparent)]
+    Registry(#[from] immerse_registry::RegistryError),
     #[error("{0}")]
     Io(String),
     #[error("{0}")]
@@ -86,6 +92,7 @@ fn main() -> ExitCode {
                 Ok(())
             }
             Command::Keys(command) => keys::run(command).await,
+            Command::Registry(command) => registry::run(command).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });
@@ -95,5 +102,15 @@ fn main() -> ExitCode {
             eprintln!("immerse: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }
