@@ -12,8 +12,22 @@ use immerse_store::Store;
 
 const VAR: &str = "IMMERSE_TEST_POSTGRES_URL";
 
-/// A fresh database on the test server, so that this test sees only its own log.
-async fn fresh_database() -> Option<String> {
+/// A database of its own on the test server, so that this test sees only its own log; dropped
+/// when the test is done with it.
+struct TestDatabase {
+    admin: sqlx::AnyPool,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn drop_now(self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&self.admin).await.unwrap();
+    }
+}
+
+async fn fresh_database() -> Option<TestDatabase> {
     let Ok(base) = std::env::var(VAR) else {
         if std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false") {
             panic!("{VAR} is unset in CI: the two-replica PostgreSQL test must run");
@@ -40,7 +54,8 @@ async fn fresh_database() -> Option<String> {
         .await
         .unwrap();
     let (server, _) = base.rsplit_once('/').expect("URL names a database");
-    Some(format!("{server}/{name}"))
+    let url = format!("{server}/{name}");
+    Some(TestDatabase { admin, name, url })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -126,4 +141,5 @@ async fn two_instances_append_concurrently_without_forking_the_log() {
     }
     first.store().close().await;
     second.store().close().await;
+    database.drop_now().await;
 }

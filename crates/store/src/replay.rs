@@ -76,6 +76,22 @@ impl Store {
         record(&self.pool, scope, value, expires_at, now).await
     }
 
+    /// Consumes a one-time value recorded earlier with [`Store::check_and_record_at`] (a
+    /// challenge, a nonce): true exactly once, while it has not expired at `now`; false if it
+    /// was never recorded, has expired, or was already taken. One DELETE decides, so two racing
+    /// takers cannot both succeed.
+    pub async fn take_once(&self, scope: &str, value: &str, now: i64) -> Result<bool, StoreError> {
+        check_len(ReplayField::Scope, scope, MAX_SCOPE_LEN)?;
+        check_len(ReplayField::Value, value, MAX_VALUE_LEN)?;
+        let taken = sqlx::query("DELETE FROM replay_cache WHERE scope = $1 AND value = $2 AND expires_at > $3")
+            .bind(scope)
+            .bind(value)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(taken.rows_affected() == 1)
+    }
+
     /// Deletes every row that expired at or before `now` (unix seconds), in all scopes, and
     /// returns how many it deleted. Only storage is reclaimed: expired rows already count as
     /// absent for [`Store::check_and_record_at`].

@@ -110,7 +110,34 @@ on_both_backends!(
     two_stores_racing_on_one_value_get_exactly_one_fresh,
     two_stores_connecting_at_once_both_migrate,
     records_survive_closing_and_reopening_the_store,
+    one_time_value_is_taken_once_and_only_while_live,
 );
+
+/// A recorded one-time value (a challenge) is taken exactly once by racing takers, never
+/// after expiry, and never if it was not recorded.
+async fn one_time_value_is_taken_once_and_only_while_live(url: &str) {
+    let stores = [connect(url).await, connect(url).await];
+    let scope = unique_scope("take");
+    let t = now();
+    stores[0].check_and_record_at(&scope, "challenge", t + 60, t).await.unwrap();
+    stores[0].check_and_record_at(&scope, "stale", t + 60, t).await.unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let store = stores[i % 2].clone();
+            let scope = scope.clone();
+            tokio::spawn(async move { store.take_once(&scope, "challenge", t + 1).await })
+        })
+        .collect();
+    let mut taken = 0;
+    for task in tasks {
+        if task.await.expect("task").expect("take_once") {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 1);
+    assert!(!stores[0].take_once(&scope, "stale", t + 60).await.unwrap(), "expired");
+    assert!(!stores[0].take_once(&scope, "never-issued", t).await.unwrap(), "unknown");
+}
 
 /// Recording a value, then checking it again before it expires, says Replayed.
 async fn value_checked_twice_is_replayed(url: &str) {
