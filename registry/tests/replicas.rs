@@ -23,7 +23,10 @@ struct TestDatabase {
 impl TestDatabase {
     async fn drop_now(self) {
         let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement)).execute(&self.admin).await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&self.admin)
+            .await
+            .unwrap();
     }
 }
 

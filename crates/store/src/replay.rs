@@ -83,12 +83,14 @@ impl Store {
     pub async fn take_once(&self, scope: &str, value: &str, now: i64) -> Result<bool, StoreError> {
         check_len(ReplayField::Scope, scope, MAX_SCOPE_LEN)?;
         check_len(ReplayField::Value, value, MAX_VALUE_LEN)?;
-        let taken = sqlx::query("DELETE FROM replay_cache WHERE scope = $1 AND value = $2 AND expires_at > $3")
-            .bind(scope)
-            .bind(value)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        let taken = sqlx::query(
+            "DELETE FROM replay_cache WHERE scope = $1 AND value = $2 AND expires_at > $3",
+        )
+        .bind(scope)
+        .bind(value)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
         Ok(taken.rows_affected() == 1)
     }
 

@@ -119,8 +119,14 @@ async fn one_time_value_is_taken_once_and_only_while_live(url: &str) {
     let stores = [connect(url).await, connect(url).await];
     let scope = unique_scope("take");
     let t = now();
-    stores[0].check_and_record_at(&scope, "challenge", t + 60, t).await.unwrap();
-    stores[0].check_and_record_at(&scope, "stale", t + 60, t).await.unwrap();
+    stores[0]
+        .check_and_record_at(&scope, "challenge", t + 60, t)
+        .await
+        .unwrap();
+    stores[0]
+        .check_and_record_at(&scope, "stale", t + 60, t)
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..16)
         .map(|i| {
             let store = stores[i % 2].clone();
@@ -135,8 +141,17 @@ async fn one_time_value_is_taken_once_and_only_while_live(url: &str) {
         }
     }
     assert_eq!(taken, 1);
-    assert!(!stores[0].take_once(&scope, "stale", t + 60).await.unwrap(), "expired");
-    assert!(!stores[0].take_once(&scope, "never-issued", t).await.unwrap(), "unknown");
+    assert!(
+        !stores[0].take_once(&scope, "stale", t + 60).await.unwrap(),
+        "expired"
+    );
+    assert!(
+        !stores[0]
+            .take_once(&scope, "never-issued", t)
+            .await
+            .unwrap(),
+        "unknown"
+    );
 }
 
 /// Recording a value, then checking it again before it expires, says Replayed.
