@@ -8,7 +8,15 @@
 
 mod error;
 pub mod evidence;
+pub mod http;
+pub mod identity;
+pub mod mint;
+mod service;
 pub mod snp;
 
 pub use error::AttestationError;
-pub use evidence::{Claims, Evidence, EvidenceVerifier, Tee};
+pub use evidence::{Claims, Evidence, EvidenceVerifier, Tee, TeeClaims};
+pub use service::{
+    AttestError, AttestRequest, Attester, AttesterConfig, Challenge, Clock, EvidenceRequest,
+    TeeMode,
+};

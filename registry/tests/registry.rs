@@ -457,7 +457,7 @@ async fn retired_keys_stay_published_for_the_retention_and_revoked_keys_leave_at
         .iter()
         .map(|k| k.kid().unwrap().to_owned())
         .collect();
-    assert_eq!(published, [old_kid.clone()]);
+    assert_eq!(published, std::slice::from_ref(&old_kid));
     assert_eq!(
         registry
             .key_valid_at(ISSUER, &bad_kid, clock.now() - 10)

@@ -63,9 +63,10 @@ async fn fresh_database() -> Option<TestDatabase> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_append_concurrently_without_forking_the_log() {
-    let Some(url) = fresh_database().await else {
+    let Some(database) = fresh_database().await else {
         return;
     };
+    let url = database.url.clone();
     let clock = TestClock::new();
     let first = registry_on(Store::connect(&url).await.unwrap(), &clock);
     let second = registry_on(Store::connect(&url).await.unwrap(), &clock);

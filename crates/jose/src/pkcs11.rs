@@ -149,6 +149,11 @@ impl Pkcs11Signer {
     /// Generates a new P-256 key pair on the token under `config.key_label`; refuses to
     /// generate a second key with a label that is already taken.
     pub fn generate(config: &Pkcs11Config) -> Result<Self, Error> {
+        // One generation at a time per process: it makes the "label is free" check and the
+        // generation one step, and SoftHSM2's file store fails (CKR_GENERAL_ERROR) when two
+        // sessions create token objects at the same moment.
+        static GENERATION: Mutex<()> = Mutex::new(());
+        let _one_at_a_time = GENERATION.lock().map_err(|_| poisoned())?;
         let (context, slot, session) = login(config)?;
         if find_one(&session, ObjectClass::PRIVATE_KEY, &config.key_label)?.is_some() {
             return Err(Error::Pkcs11(format!(

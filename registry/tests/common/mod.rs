@@ -23,6 +23,12 @@ pub static ROOT: LazyLock<Arc<SoftwareSigner>> =
 #[derive(Clone)]
 pub struct TestClock(Arc<AtomicI64>);
 
+impl Default for TestClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl TestClock {
     pub fn new() -> Self {
         Self(Arc::new(AtomicI64::new(T0)))
