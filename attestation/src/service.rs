@@ -116,7 +116,8 @@ pub struct Attester {
     config: Arc<AttesterConfig>,
     verifier: Arc<SnpVerifier>,
     chains: Arc<HashMap<Product, CertChain>>,
-    policy: Arc<SnpPolicy>,
+    /// Required when the service demands SEV-SNP evidence.
+    policy: Option<Arc<SnpPolicy>>,
     reviewer: TokenReviewer,
     clock: Clock,
 }
@@ -129,7 +130,7 @@ impl Attester {
         config: AttesterConfig,
         verifier: SnpVerifier,
         chains: HashMap<Product, CertChain>,
-        policy: SnpPolicy,
+        policy: Option<SnpPolicy>,
         reviewer: TokenReviewer,
         clock: Clock,
     ) -> Self {
@@ -139,7 +140,7 @@ impl Attester {
             config: Arc::new(config),
             verifier: Arc::new(verifier),
             chains: Arc::new(chains),
-            policy: Arc::new(policy),
+            policy: policy.map(Arc::new),
             reviewer,
             clock,
         }
@@ -265,7 +266,11 @@ impl Attester {
         });
         let claims = self.verifier.verify(&evidence, report_data, now)?;
         let TeeClaims::SevSnp(detail) = &claims.detail;
-        judge(&self.policy, detail, report_data).map_err(AttestationError::from)?;
+        let policy = self
+            .policy
+            .as_deref()
+            .ok_or_else(|| AttestError::Internal("no SEV-SNP policy is configured".into()))?;
+        judge(policy, detail, report_data).map_err(AttestationError::from)?;
         Ok(claims)
     }
 }

@@ -89,6 +89,15 @@ impl KeyLocation {
         }
     }
 
+    pub fn is_pkcs11(&self) -> bool {
+        self.key_file.is_none()
+    }
+
+    /// The PKCS#11 configuration, when this location is a token rather than a file.
+    pub fn pkcs11_only(&self) -> Option<Pkcs11Config> {
+        self.is_pkcs11().then(|| self.pkcs11_config())
+    }
+
     fn pkcs11_config(&self) -> Pkcs11Config {
         Pkcs11Config {
             module: self.module.clone(),

@@ -1,6 +1,7 @@
 //! `immerse`: one binary for every IMMERSE service, the demo, and admin commands.
 #![forbid(unsafe_code)]
 
+mod attestation;
 mod demo;
 mod keys;
 mod registry;
@@ -41,6 +42,9 @@ enum Command {
     /// The Key Registry: serve it, bootstrap admin tokens, manage entities and keys.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
+    /// The Attestation Service: serve it, create its A-Key, verify SEV-SNP evidence offline.
+    #[command(subcommand)]
+    Attestation(attestation::AttestationCommand),
     /// Run the end-to-end demonstration on embedded defaults (SQLite, loopback, no cluster).
     Demo(demo::DemoArgs),
 }
@@ -93,6 +97,7 @@ fn main() -> ExitCode {
             }
             Command::Keys(command) => keys::run(command).await,
             Command::Registry(command) => registry::run(command).await,
+            Command::Attestation(command) => attestation::run(command).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

@@ -349,20 +349,33 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         .map_err(|err| CliError::Io(err.to_string()))
 }
 
-/// POSTs `body` and prints the JSON answer; a refusal prints the OAuth error and fails.
 async fn call(remote: &Remote, path: &str, body: Value) -> Result<(), CliError> {
+    post_json(
+        &remote.registry_url,
+        remote.admin_token.as_deref(),
+        path,
+        body,
+    )
+    .await
+}
+
+/// POSTs `body` to the registry and prints the JSON answer; a refusal prints the OAuth error
+/// and fails.
+pub(crate) async fn post_json(
+    base_url: &str,
+    token: Option<&str>,
+    path: &str,
+    body: Value,
+) -> Result<(), CliError> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|err| CliError::Io(err.to_string()))?;
     let mut request = client
-        .post(format!(
-            "{}{path}",
-            remote.registry_url.trim_end_matches('/')
-        ))
+        .post(format!("{}{path}", base_url.trim_end_matches('/')))
         .json(&body);
-    if let Some(token) = &remote.admin_token {
+    if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     let response = request
@@ -385,7 +398,7 @@ async fn call(remote: &Remote, path: &str, body: Value) -> Result<(), CliError> 
 }
 
 /// Percent-encodes one path segment (entity ids are URLs).
-fn path_segment(text: &str) -> String {
+pub(crate) fn path_segment(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {

@@ -62,3 +62,55 @@ fn generated_software_key_is_private_to_its_owner_and_never_overwritten() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+fn snp_testdata(name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata/snp")
+        .join(name);
+    assert!(
+        path.exists(),
+        "SEV-SNP test data missing at {} (shared/ must sit beside the repository)",
+        path.display()
+    );
+    path
+}
+
+#[test]
+fn verify_snp_accepts_a_real_report_and_refuses_a_flipped_byte() {
+    let run = |report: &std::path::Path| {
+        immerse()
+            .args([
+                "attestation",
+                "verify-snp",
+                "--at",
+                "2026-01-01T00:00:00Z",
+                "--report",
+            ])
+            .arg(report)
+            .arg("--vcek")
+            .arg(snp_testdata("genoa-vcek.der"))
+            .arg("--chain")
+            .arg(snp_testdata("genoa-ask-ark-asvk.pem"))
+            .output()
+            .unwrap()
+    };
+    let accepted = run(&snp_testdata("genoa-report.bin"));
+    assert!(
+        accepted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&accepted.stderr)
+    );
+    let verdict: serde_json::Value = serde_json::from_slice(&accepted.stdout).unwrap();
+    assert_eq!(verdict["verdict"], "accepted");
+    assert_eq!(verdict["claims"]["platform"], "Genoa");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut report = std::fs::read(snp_testdata("genoa-report.bin")).unwrap();
+    report[0x90] ^= 1; // a byte of MEASUREMENT, inside the signed range
+    let flipped = dir.path().join("flipped.bin");
+    std::fs::write(&flipped, report).unwrap();
+    let refused = run(&flipped);
+    assert!(!refused.status.success());
+    let verdict: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(verdict["verdict"], "refused");
+}
