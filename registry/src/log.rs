@@ -9,7 +9,9 @@ use immerse_store::{CheckpointRow, LogLeafRow, Store, WriteTx};
 use serde::{Deserialize, Serialize};
 
 use crate::RegistryError;
-use crate::model::{Allowances, EntityStatus, KeyStatus, KeyUseName, RevocationReason, Role};
+use crate::model::{
+    Allowances, EntityStatus, KeyRecord, KeyStatus, KeyUseName, RevocationReason, Role,
+};
 
 /// JOSE `typ` of a signed checkpoint.
 pub const CHECKPOINT_TYP: &str = "log-checkpoint+jwt";
@@ -58,6 +60,42 @@ pub struct LogEntry {
     pub time: i64,
     #[serde(flatten)]
     pub event: LogEvent,
+}
+
+impl LogEntry {
+    /// The key a `key_added` entry adds, as it stood when added (active, nothing retired or
+    /// revoked yet); any other entry is handed back unchanged.
+    pub(crate) fn into_added_key(self, index: u64) -> Result<KeyRecord, Box<LogEntry>> {
+        match self.event {
+            LogEvent::KeyAdded {
+                entity,
+                kid,
+                jwk,
+                key_use,
+                alg,
+                nbf,
+                exp,
+            } => Ok(KeyRecord {
+                kid,
+                entity_id: entity,
+                jwk,
+                key_use,
+                alg,
+                nbf,
+                exp,
+                status: KeyStatus::Active,
+                created_at: self.time,
+                retired_at: None,
+                revoked_at: None,
+                revocation_reason: None,
+                log_index: index,
+            }),
+            event => Err(Box::new(LogEntry {
+                time: self.time,
+                event,
+            })),
+        }
+    }
 }
 
 /// The claims of a signed checkpoint.
@@ -170,23 +208,7 @@ pub(crate) async fn load_leaves(store: &Store) -> Result<Vec<(LogLeafRow, Hash)>
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct ReplayedState {
     pub entities: BTreeMap<String, (Role, String, Allowances, EntityStatus)>,
-    pub keys: BTreeMap<String, ReplayedKey>,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct ReplayedKey {
-    pub entity: String,
-    pub jwk: PublicJwk,
-    pub key_use: KeyUseName,
-    pub alg: String,
-    pub nbf: Option<i64>,
-    pub exp: Option<i64>,
-    pub status: KeyStatus,
-    pub created_at: i64,
-    pub retired_at: Option<i64>,
-    pub revoked_at: Option<i64>,
-    pub reason: Option<RevocationReason>,
-    pub log_index: u64,
+    pub keys: BTreeMap<String, KeyRecord>,
 }
 
 /// Folds log entries into the state they describe.
@@ -209,6 +231,10 @@ pub(crate) fn replay(leaves: &[(LogLeafRow, Hash)]) -> Result<ReplayedState, Reg
 }
 
 fn apply(state: &mut ReplayedState, entry: LogEntry, index: u64) -> Result<(), String> {
+    let entry = match entry.into_added_key(index) {
+        Ok(key) => return add_key(state, key),
+        Err(entry) => *entry,
+    };
     let set_entity_status = |state: &mut ReplayedState, entity: &str, status| {
         state
             .entities
@@ -240,39 +266,7 @@ fn apply(state: &mut ReplayedState, entry: LogEntry, index: u64) -> Result<(), S
         LogEvent::EntityReactivated { entity } => {
             set_entity_status(state, &entity, EntityStatus::Active)?
         }
-        LogEvent::KeyAdded {
-            entity,
-            kid,
-            jwk,
-            key_use,
-            alg,
-            nbf,
-            exp,
-        } => {
-            if !state.entities.contains_key(&entity) {
-                return Err(format!("key for unknown entity {entity}"));
-            }
-            if jwk.thumbprint_b64() != kid {
-                return Err(format!("kid {kid} is not the key's thumbprint"));
-            }
-            let key = ReplayedKey {
-                entity,
-                jwk,
-                key_use,
-                alg,
-                nbf,
-                exp,
-                status: KeyStatus::Active,
-                created_at: entry.time,
-                retired_at: None,
-                revoked_at: None,
-                reason: None,
-                log_index: index,
-            };
-            if state.keys.insert(kid.clone(), key).is_some() {
-                return Err(format!("key {kid} added twice"));
-            }
-        }
+        LogEvent::KeyAdded { .. } => unreachable!("key_added entries are applied by add_key"),
         LogEvent::KeyRetired { entity, kid } => {
             let key = owned_key(state, &entity, &kid)?;
             key.status = KeyStatus::Retired;
@@ -286,8 +280,22 @@ fn apply(state: &mut ReplayedState, entry: LogEntry, index: u64) -> Result<(), S
             let key = owned_key(state, &entity, &kid)?;
             key.status = KeyStatus::Revoked;
             key.revoked_at = Some(entry.time);
-            key.reason = Some(reason);
+            key.revocation_reason = Some(reason);
         }
+    }
+    Ok(())
+}
+
+fn add_key(state: &mut ReplayedState, key: KeyRecord) -> Result<(), String> {
+    if !state.entities.contains_key(&key.entity_id) {
+        return Err(format!("key for unknown entity {}", key.entity_id));
+    }
+    if key.jwk.thumbprint_b64() != key.kid {
+        return Err(format!("kid {} is not the key's thumbprint", key.kid));
+    }
+    let kid = key.kid.clone();
+    if state.keys.insert(kid.clone(), key).is_some() {
+        return Err(format!("key {kid} added twice"));
     }
     Ok(())
 }
@@ -296,10 +304,10 @@ fn owned_key<'a>(
     state: &'a mut ReplayedState,
     entity: &str,
     kid: &str,
-) -> Result<&'a mut ReplayedKey, String> {
+) -> Result<&'a mut KeyRecord, String> {
     state
         .keys
         .get_mut(kid)
-        .filter(|key| key.entity == entity)
+        .filter(|key| key.entity_id == entity)
         .ok_or_else(|| format!("unknown key {kid} of {entity}"))
 }

@@ -286,20 +286,7 @@ impl Registry {
             let kid = row.kid.clone();
             let key = KeyRecord::try_from(row)
                 .map_err(|err| RegistryError::Integrity(err.to_string()))?;
-            let matches = replayed.keys.get(&kid).is_some_and(|logged| {
-                logged.entity == key.entity_id
-                    && logged.jwk == key.jwk
-                    && logged.key_use == key.key_use
-                    && logged.alg == key.alg
-                    && logged.nbf == key.nbf
-                    && logged.exp == key.exp
-                    && logged.status == key.status
-                    && logged.created_at == key.created_at
-                    && logged.retired_at == key.retired_at
-                    && logged.revoked_at == key.revoked_at
-                    && logged.reason == key.revocation_reason
-                    && logged.log_index == key.log_index
-            });
+            let matches = replayed.keys.get(&kid) == Some(&key);
             if !matches {
                 return Err(RegistryError::Integrity(format!(
                     "key {kid} differs from the log"

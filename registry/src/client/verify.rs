@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::RegistryError;
-use crate::log::{self, Checkpoint, LogEntry, LogEvent};
+use crate::log::{self, Checkpoint, LogEntry};
 use crate::model::{
     Allowances, EntityStatus, KeyInvalid, KeyRecord, KeyStatus, KeyUseName, Retention,
     RevocationReason, Role, key_valid_at,
@@ -429,45 +429,22 @@ fn logged_key(
 ) -> Result<KeyRecord, RegistryError> {
     let entry: LogEntry = serde_json::from_slice(leaf)
         .map_err(|err| integrity(format!("log entry {index} is unreadable: {err}")))?;
-    let LogEvent::KeyAdded {
-        entity,
-        kid: logged_kid,
-        jwk,
-        key_use,
-        alg,
-        nbf,
-        exp,
-    } = entry.event
-    else {
+    let key = entry
+        .into_added_key(index)
+        .map_err(|_| integrity(format!("log entry {index} is not a key_added entry")))?;
+    if key.entity_id != entity_id {
         return Err(integrity(format!(
-            "log entry {index} is not a key_added entry"
-        )));
-    };
-    if entity != entity_id {
-        return Err(integrity(format!(
-            "log entry {index} adds a key for {entity}, not {entity_id}"
+            "log entry {index} adds a key for {}, not {entity_id}",
+            key.entity_id
         )));
     }
-    if logged_kid != kid {
+    if key.kid != kid {
         return Err(integrity(format!(
-            "log entry {index} adds key {logged_kid}, not {kid}"
+            "log entry {index} adds key {}, not {kid}",
+            key.kid
         )));
     }
-    Ok(KeyRecord {
-        kid: logged_kid,
-        entity_id: entity,
-        jwk,
-        key_use,
-        alg,
-        nbf,
-        exp,
-        status: KeyStatus::Active,
-        created_at: entry.time,
-        retired_at: None,
-        revoked_at: None,
-        revocation_reason: None,
-        log_index: index,
-    })
+    Ok(key)
 }
 
 /// One key of a historical key set: the JWK members become the key, the lifecycle members its
