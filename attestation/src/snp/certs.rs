@@ -18,9 +18,10 @@ use openssl::{
     x509::{X509, X509Ref},
 };
 
+use immerse_der::{self as der, DerError};
+
 use super::{
     CertRole, Product, SnpError, TcbComponent,
-    der::{self, DerError},
     report::{AttestationReport, TcbVersion},
 };
 

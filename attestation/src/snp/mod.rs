@@ -10,7 +10,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 pub mod certs;
-mod der;
 mod error;
 pub mod policy;
 pub mod report;

@@ -7,7 +7,7 @@
 //! anchor ([`SimulatedAmd::trust_anchors`]); [`super::TrustAnchors::amd`] never includes it.
 //!
 //! OpenSSL's certificate builder cannot sign with PSS, so the TBSCertificate is encoded here
-//! with [`super::der`] and signed with an explicitly configured PSS signer.
+//! with [`immerse_der`] and signed with an explicitly configured PSS signer.
 
 use openssl::{
     bn::BigNum,
@@ -22,8 +22,10 @@ use openssl::{
     x509::{X509, X509Name},
 };
 
+use immerse_der as der;
+
 use super::{
-    CertChain, Product, SnpError, TrustAnchors, der,
+    CertChain, Product, SnpError, TrustAnchors,
     report::{self, Cpuid, TcbVersion},
 };
 

@@ -1,38 +1,40 @@
-//! The little DER this crate reads and writes itself (X.690).
+//! The little DER (X.690) IMMERSE reads and writes itself.
 //!
-//! OpenSSL parses and verifies the certificates; it does not expose arbitrary extensions, so
-//! the VCEK's AMD extensions are read here by walking Certificate -> TBSCertificate ->
-//! extensions (RFC 5280 s4.1). Only definite lengths and single-byte tags are accepted, every
-//! length is checked against what remains, and nothing recurses on input, so no input can make
-//! this panic or loop. The writer half serves the simulated device.
+//! OpenSSL parses and verifies certificates; it does not expose arbitrary extensions, so
+//! extensions (AMD's VCEK TCB fields, Fulcio's OIDC claims, embedded SCTs) are read here by
+//! walking Certificate -> TBSCertificate -> extensions (RFC 5280 s4.1). Only definite lengths
+//! and single-byte tags are accepted, every length is checked against what remains, and nothing
+//! recurses on input, so no input can make this panic or loop. The writer half serves test
+//! fixtures (simulated SEV-SNP platforms, a local Sigstore instance).
+#![forbid(unsafe_code)]
 
 /// Universal tags used here.
-pub(crate) const TAG_BOOLEAN: u8 = 0x01;
-pub(crate) const TAG_INTEGER: u8 = 0x02;
-pub(crate) const TAG_BIT_STRING: u8 = 0x03;
-pub(crate) const TAG_OCTET_STRING: u8 = 0x04;
-pub(crate) const TAG_NULL: u8 = 0x05;
-pub(crate) const TAG_OID: u8 = 0x06;
-pub(crate) const TAG_IA5_STRING: u8 = 0x16;
-pub(crate) const TAG_UTC_TIME: u8 = 0x17;
-pub(crate) const TAG_GENERALIZED_TIME: u8 = 0x18;
-pub(crate) const TAG_SEQUENCE: u8 = 0x30;
+pub const TAG_BOOLEAN: u8 = 0x01;
+pub const TAG_INTEGER: u8 = 0x02;
+pub const TAG_BIT_STRING: u8 = 0x03;
+pub const TAG_OCTET_STRING: u8 = 0x04;
+pub const TAG_NULL: u8 = 0x05;
+pub const TAG_OID: u8 = 0x06;
+pub const TAG_IA5_STRING: u8 = 0x16;
+pub const TAG_UTC_TIME: u8 = 0x17;
+pub const TAG_GENERALIZED_TIME: u8 = 0x18;
+pub const TAG_SEQUENCE: u8 = 0x30;
 /// `[3] EXPLICIT` in TBSCertificate: the extensions.
-pub(crate) const TAG_EXTENSIONS: u8 = 0xA3;
+pub const TAG_EXTENSIONS: u8 = 0xA3;
 
 /// Input that is not the DER this module expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct DerError;
+pub struct DerError;
 
 /// One tag-length-value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Tlv<'a> {
-    pub(crate) tag: u8,
-    pub(crate) value: &'a [u8],
+pub struct Tlv<'a> {
+    pub tag: u8,
+    pub value: &'a [u8],
 }
 
 /// Reads one TLV from the front of `input`, returning it and the rest.
-pub(crate) fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), DerError> {
+pub fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), DerError> {
     let (&tag, rest) = input.split_first().ok_or(DerError)?;
     if tag & 0x1F == 0x1F {
         return Err(DerError); // multi-byte tag numbers never occur in these certificates
@@ -61,7 +63,7 @@ pub(crate) fn read(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), DerError> {
 }
 
 /// Reads one TLV that must have `tag`.
-pub(crate) fn expect(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), DerError> {
+pub fn expect(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), DerError> {
     let (tlv, rest) = read(input)?;
     if tlv.tag == tag {
         Ok((tlv.value, rest))
@@ -71,7 +73,7 @@ pub(crate) fn expect(input: &[u8], tag: u8) -> Result<(&[u8], &[u8]), DerError> 
 }
 
 /// Reads a TLV that must have `tag` and fill `input` exactly.
-pub(crate) fn exactly(input: &[u8], tag: u8) -> Result<&[u8], DerError> {
+pub fn exactly(input: &[u8], tag: u8) -> Result<&[u8], DerError> {
     match expect(input, tag)? {
         (value, []) => Ok(value),
         _ => Err(DerError),
@@ -80,7 +82,7 @@ pub(crate) fn exactly(input: &[u8], tag: u8) -> Result<&[u8], DerError> {
 
 /// A non-negative INTEGER that fits a `u8` (the SPL extensions, VCEK spec #57230 s3).
 /// Accepts a leading zero byte where the sign bit needs it (`02 02 00 80`).
-pub(crate) fn small_unsigned(value: &[u8]) -> Result<u8, DerError> {
+pub fn small_unsigned(value: &[u8]) -> Result<u8, DerError> {
     match value {
         [b] if *b < 0x80 => Ok(*b),
         [0, b] if *b >= 0x80 => Ok(*b),
@@ -91,16 +93,16 @@ pub(crate) fn small_unsigned(value: &[u8]) -> Result<u8, DerError> {
 /// One certificate extension (RFC 5280 s4.1: `Extension ::= SEQUENCE { extnID, critical
 /// BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Extension<'a> {
+pub struct Extension<'a> {
     /// The content octets of the OID.
-    pub(crate) oid: &'a [u8],
-    pub(crate) critical: bool,
-    pub(crate) value: &'a [u8],
+    pub oid: &'a [u8],
+    pub critical: bool,
+    pub value: &'a [u8],
 }
 
 /// The extensions of a DER certificate. The certificate must fill `der` exactly, so these are
 /// the extensions of the same certificate OpenSSL parsed and verified.
-pub(crate) fn certificate_extensions(der: &[u8]) -> Result<Vec<Extension<'_>>, DerError> {
+pub fn certificate_extensions(der: &[u8]) -> Result<Vec<Extension<'_>>, DerError> {
     let certificate = exactly(der, TAG_SEQUENCE)?;
     let (mut tbs, _signature_parts) = expect(certificate, TAG_SEQUENCE)?;
     let mut extensions = Vec::new();
@@ -139,7 +141,7 @@ pub(crate) fn certificate_extensions(der: &[u8]) -> Result<Vec<Extension<'_>>, D
 }
 
 /// DER content octets of an OID given as arcs (X.690 s8.19). Used to state OIDs readably.
-pub(crate) fn oid(arcs: &[u64]) -> Vec<u8> {
+pub fn oid(arcs: &[u64]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut push = |mut arc: u64| {
         let mut chunk = vec![(arc & 0x7F) as u8];
@@ -159,7 +161,7 @@ pub(crate) fn oid(arcs: &[u64]) -> Vec<u8> {
 }
 
 /// Writes one TLV.
-pub(crate) fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+pub fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = value.len();
     if len < 0x80 {
@@ -175,12 +177,12 @@ pub(crate) fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
 }
 
 /// Writes a SEQUENCE of already encoded parts.
-pub(crate) fn sequence(parts: &[&[u8]]) -> Vec<u8> {
+pub fn sequence(parts: &[&[u8]]) -> Vec<u8> {
     tlv(TAG_SEQUENCE, &parts.concat())
 }
 
 /// Writes a non-negative INTEGER from big-endian magnitude bytes.
-pub(crate) fn unsigned(magnitude: &[u8]) -> Vec<u8> {
+pub fn unsigned(magnitude: &[u8]) -> Vec<u8> {
     let trimmed: Vec<u8> = magnitude.iter().copied().skip_while(|b| *b == 0).collect();
     let mut content = Vec::with_capacity(trimmed.len() + 1);
     if trimmed.first().is_none_or(|b| *b >= 0x80) {
