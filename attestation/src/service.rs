@@ -7,7 +7,7 @@ use immerse_jose::{PublicJwk, Signer, base64url};
 use immerse_store::{Replay, Store};
 use serde::{Deserialize, Serialize};
 
-use crate::identity::{IdentityPolicy, IdentityRefusal, TokenReviewer};
+use crate::identity::{IdentityPolicy, IdentityRefusal, ServiceAccountVerifier};
 use crate::mint::{Attested, mint};
 use crate::snp::{
     AttestationReport, CertChain, Product, SnpPolicy, SnpVerifier, expected_report_data, judge,
@@ -118,7 +118,7 @@ pub struct Attester {
     chains: Arc<HashMap<Product, CertChain>>,
     /// Required when the service demands SEV-SNP evidence.
     policy: Option<Arc<SnpPolicy>>,
-    reviewer: TokenReviewer,
+    accounts: ServiceAccountVerifier,
     clock: Clock,
 }
 
@@ -131,7 +131,7 @@ impl Attester {
         verifier: SnpVerifier,
         chains: HashMap<Product, CertChain>,
         policy: Option<SnpPolicy>,
-        reviewer: TokenReviewer,
+        accounts: ServiceAccountVerifier,
         clock: Clock,
     ) -> Self {
         Self {
@@ -141,7 +141,7 @@ impl Attester {
             verifier: Arc::new(verifier),
             chains: Arc::new(chains),
             policy: policy.map(Arc::new),
-            reviewer,
+            accounts,
             clock,
         }
     }
@@ -196,8 +196,8 @@ impl Attester {
             audience: self.config.attester_id.clone(),
         };
         let identity = self
-            .reviewer
-            .review(&request.service_account_token, &identity_policy)
+            .accounts
+            .verify(&request.service_account_token, &identity_policy, now)
             .await?;
         let account = format!("{}/{}", identity.namespace, identity.service_account);
         let client_id = self

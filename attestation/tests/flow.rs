@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 use axum::Json;
 use axum::routing::post;
 use base64::Engine;
-use immerse_attestation::identity::{IdentityRefusal, TokenReviewer};
+use immerse_attestation::identity::{IdentityRefusal, ServiceAccountVerifier, TokenReviewer};
 use immerse_attestation::mint::CLIENT_ATTESTATION_TYP;
 use immerse_attestation::snp::simulated::{
     EndorsementSpec, ReportFields, SimulatedAmd, SimulatedVcek, Validity,
@@ -103,7 +103,7 @@ async fn attester(tee: TeeMode) -> (Attester, Arc<SoftwareSigner>) {
         SnpVerifier::new(PLATFORM.amd.trust_anchors()),
         HashMap::from([(Product::Genoa, PLATFORM.amd.chain())]),
         Some(policy),
-        reviewer,
+        ServiceAccountVerifier::TokenReview(reviewer),
         Arc::new(|| NOW),
     );
     (attester, a_key)

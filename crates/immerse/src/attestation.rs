@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
-use immerse_attestation::identity::TokenReviewer;
+use immerse_attestation::identity::{ClusterIssuer, ServiceAccountVerifier, TokenReviewer};
 use immerse_attestation::snp::{CertChain, Product, SnpPolicy, SnpVerifier, TrustAnchors, judge};
 use immerse_attestation::{Attester, AttesterConfig, TeeMode};
 use immerse_jose::pkcs11::Pkcs11Signer;
@@ -60,8 +60,18 @@ pub struct ServeArgs {
     #[arg(long, value_delimiter = ',', default_value = "cvm-wallets")]
     namespaces: Vec<String>,
     /// API server for TokenReview; in-cluster configuration when absent.
-    #[arg(long, env = "IMMERSE_KUBE_API")]
+    #[arg(long, env = "IMMERSE_KUBE_API", conflicts_with = "sa_issuer")]
     kube_api: Option<String>,
+    /// Check service-account tokens offline: the cluster's `--service-account-issuer`.
+    #[arg(long, env = "IMMERSE_SA_ISSUER", requires = "sa_jwks")]
+    sa_issuer: Option<String>,
+    /// The issuer's JWKS document (as served at `/openid/v1/jwks`).
+    #[arg(long, env = "IMMERSE_SA_JWKS", requires = "sa_issuer")]
+    sa_jwks: Option<PathBuf>,
+    /// `PRODUCT=FILE`: also trust this ARK (PEM), e.g. a simulated platform's test root.
+    /// Development only; the pinned AMD roots are always trusted.
+    #[arg(long = "test-root", value_parser = parse_chain_arg)]
+    test_roots: Vec<(Product, PathBuf)>,
     /// The A-Key.
     #[command(flatten)]
     key: KeyLocation,
@@ -170,21 +180,19 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             CertChain::from_pem(&read(path)?).map_err(|err| CliError::Io(err.to_string()))?,
         );
     }
-    let reviewer = match &args.kube_api {
-        Some(url) => {
-            let uri = url
-                .parse()
-                .map_err(|err| CliError::Io(format!("--kube-api: {err}")))?;
-            TokenReviewer::from_config(kube::Config::new(uri))
-        }
-        None => TokenReviewer::in_cluster().await,
-    }
-    .map_err(|err| CliError::Io(err.to_string()))?;
+    let accounts = service_account_verifier(&args).await?;
     let mut config = AttesterConfig::new(args.attester_id.clone());
     config.tee = args.tee;
     config.allowed_namespaces = args.namespaces.clone();
     config.client_ids = args.client_ids.iter().cloned().collect::<BTreeMap<_, _>>();
-    let verifier = SnpVerifier::amd().map_err(|err| CliError::Io(err.to_string()))?;
+    let mut anchors = TrustAnchors::amd().map_err(|err| CliError::Io(err.to_string()))?;
+    for (product, path) in &args.test_roots {
+        let ark = openssl::x509::X509::from_pem(&read(path)?)
+            .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
+        tracing::warn!(%product, path = %path.display(), "trusting a test root beside AMD's: development only");
+        anchors.add(*product, ark);
+    }
+    let verifier = SnpVerifier::new(anchors);
     let store = Store::connect(&args.database_url).await?;
     let attester = Attester::new(
         store,
@@ -193,7 +201,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         verifier,
         chains,
         policy,
-        reviewer,
+        accounts,
         Arc::new(jwt::now),
     );
     let listener = tokio::net::TcpListener::bind(&args.listen)
@@ -205,6 +213,28 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
+        .map_err(|err| CliError::Io(err.to_string()))
+}
+
+async fn service_account_verifier(args: &ServeArgs) -> Result<ServiceAccountVerifier, CliError> {
+    if let (Some(issuer), Some(jwks)) = (&args.sa_issuer, &args.sa_jwks) {
+        let text = String::from_utf8(read(jwks)?)
+            .map_err(|_| CliError::Io(format!("{}: not UTF-8", jwks.display())))?;
+        return ClusterIssuer::from_jwks_json(issuer.clone(), &text)
+            .map(ServiceAccountVerifier::Issuer)
+            .map_err(|err| CliError::Io(err.to_string()));
+    }
+    let reviewer = match &args.kube_api {
+        Some(url) => {
+            let uri = url
+                .parse()
+                .map_err(|err| CliError::Io(format!("--kube-api: {err}")))?;
+            TokenReviewer::from_config(kube::Config::new(uri))
+        }
+        None => TokenReviewer::in_cluster().await,
+    };
+    reviewer
+        .map(ServiceAccountVerifier::TokenReview)
         .map_err(|err| CliError::Io(err.to_string()))
 }
 

@@ -24,12 +24,40 @@ pub struct Header {
     pub members: Map<String, Value>,
 }
 
+/// The `typ` a verifier demands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpectedType<'a> {
+    /// This media type, compared as RFC 7515 s4.1.9 says (case-insensitive, `application/`
+    /// optional). A JWS without `typ` is refused.
+    Named(&'a str),
+    /// No `typ`, or the generic `JWT`: only for tokens whose issuers predate explicit typing
+    /// (RFC 8725 s3.11), such as Kubernetes service-account tokens. The caller must then tell
+    /// tokens apart by `iss` and `aud`, and must name a key source that signs nothing else.
+    Untyped,
+}
+
+impl ExpectedType<'_> {
+    fn accepts(self, found: Option<&str>) -> bool {
+        match (self, found) {
+            (Self::Named(expected), Some(found)) => same_media_type(found, expected),
+            (Self::Named(_), None) => false,
+            (Self::Untyped, None) => true,
+            (Self::Untyped, Some(found)) => same_media_type(found, "JWT"),
+        }
+    }
+
+    fn describe(self) -> String {
+        match self {
+            Self::Named(expected) => expected.to_owned(),
+            Self::Untyped => "none, or JWT".to_owned(),
+        }
+    }
+}
+
 /// What a verifier demands of a JWS.
 #[derive(Debug, Clone)]
 pub struct Validation<'a> {
-    /// The `typ` the caller expects, compared as RFC 7515 s4.1.9 says (case-insensitive,
-    /// `application/` optional). A JWS without `typ` is refused.
-    pub typ: &'a str,
+    pub typ: ExpectedType<'a>,
     pub algorithms: &'a [Algorithm],
     /// Extension names the caller implements; any other `crit` entry is refused.
     pub understood_critical: &'a [&'a str],
@@ -39,9 +67,17 @@ impl<'a> Validation<'a> {
     /// Expects `typ`, allows ES256 only, understands no critical extension.
     pub fn new(typ: &'a str) -> Self {
         Self {
-            typ,
+            typ: ExpectedType::Named(typ),
             algorithms: Algorithm::DEFAULT_ALLOWED,
             understood_critical: &[],
+        }
+    }
+
+    /// For tokens without explicit typing; see [`ExpectedType::Untyped`].
+    pub fn untyped() -> Self {
+        Self {
+            typ: ExpectedType::Untyped,
+            ..Self::new("")
         }
     }
 
@@ -191,12 +227,9 @@ fn parse_header(members: Map<String, Value>, validation: &Validation<'_>) -> Res
         return Err(Error::AlgorithmNotAllowed(alg_name.to_owned()));
     }
     let typ = optional_string(&members, "typ")?;
-    if !typ
-        .as_deref()
-        .is_some_and(|found| same_media_type(found, validation.typ))
-    {
+    if !validation.typ.accepts(typ.as_deref()) {
         return Err(Error::UnexpectedType {
-            expected: validation.typ.to_owned(),
+            expected: validation.typ.describe(),
             found: typ,
         });
     }

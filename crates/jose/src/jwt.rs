@@ -44,6 +44,19 @@ impl<'a> Validation<'a> {
         }
     }
 
+    /// For JWTs without explicit typing; see [`jws::ExpectedType::Untyped`].
+    pub fn untyped() -> Self {
+        Self {
+            jws: jws::Validation::untyped(),
+            ..Self::new("")
+        }
+    }
+
+    pub fn with_algorithms(mut self, algorithms: &'a [crate::Algorithm]) -> Self {
+        self.jws.algorithms = algorithms;
+        self
+    }
+
     pub fn audience(mut self, audience: &'a str) -> Self {
         self.audience = Some(audience);
         self

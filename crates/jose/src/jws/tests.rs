@@ -80,6 +80,36 @@ async fn missing_typ_is_refused() {
 }
 
 #[tokio::test]
+async fn untyped_validation_accepts_only_no_typ_or_jwt() {
+    let signer = signer();
+    let generic = sign_compact(&signer, &SigningHeader::new("JWT"), b"x")
+        .await
+        .unwrap();
+    assert!(verify_compact(&generic, &Validation::untyped(), &set_of(&signer)).is_ok());
+    let without_typ = with_header(&generic, |h| {
+        h.remove("typ");
+    });
+    assert_eq!(
+        verify_compact(&without_typ, &Validation::untyped(), &set_of(&signer)).unwrap_err(),
+        Error::InvalidSignature,
+        "header accepted as untyped; only the edit broke the signature"
+    );
+    // An explicitly typed token is something else and must not pass as an untyped one.
+    assert_eq!(
+        verify_compact(
+            &signed(&signer, b"x").await,
+            &Validation::untyped(),
+            &set_of(&signer)
+        )
+        .unwrap_err(),
+        Error::UnexpectedType {
+            expected: "none, or JWT".into(),
+            found: Some(TYP.into())
+        }
+    );
+}
+
+#[tokio::test]
 async fn alg_none_is_refused() {
     let signer = signer();
     let token = signed(&signer, b"x").await;
