@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod http;
 pub mod identity;
 pub mod mint;
+pub mod provider;
 mod service;
 pub mod snp;
 

@@ -87,14 +87,14 @@ pub struct AttestRequest {
     pub evidence: Option<EvidenceRequest>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, tag = "type", rename_all = "kebab-case")]
 pub enum EvidenceRequest {
     SevSnp {
         /// base64 (standard or URL-safe) of the 1184-byte report.
         report: String,
         /// base64 of the VCEK/VLEK certificate (DER); the service's cache otherwise.
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         vcek: Option<String>,
     },
 }

@@ -5,9 +5,9 @@ use std::sync::{Arc, LazyLock};
 
 use axum::Json;
 use axum::routing::post;
-use base64::Engine;
 use immerse_attestation::identity::{IdentityRefusal, ServiceAccountVerifier, TokenReviewer};
 use immerse_attestation::mint::CLIENT_ATTESTATION_TYP;
+use immerse_attestation::provider::{EvidenceProvider, SimulatedSevGuest};
 use immerse_attestation::snp::simulated::{
     EndorsementSpec, ReportFields, SimulatedAmd, SimulatedVcek, Validity,
 };
@@ -25,7 +25,7 @@ const MEASUREMENT: [u8; 48] = [0x11; 48];
 
 struct Platform {
     amd: SimulatedAmd,
-    vcek: SimulatedVcek,
+    vcek: Arc<SimulatedVcek>,
     tcb: TcbVersion,
 }
 
@@ -43,7 +43,11 @@ static PLATFORM: LazyLock<Platform> = LazyLock::new(|| {
             curve: openssl::nid::Nid::SECP384R1,
         })
         .unwrap();
-    Platform { amd, vcek, tcb }
+    Platform {
+        amd,
+        vcek: Arc::new(vcek),
+        tcb,
+    }
 });
 
 /// A Kubernetes API server stand-in: TokenReview answers keyed by the token, in the exact JSON
@@ -113,14 +117,10 @@ fn evidence(report_data: [u8; 64], edit: impl FnOnce(&mut ReportFields)) -> Evid
     let mut fields = ReportFields::new(Product::Genoa, PLATFORM.tcb);
     fields.chip_id = [0x5A; 64];
     fields.measurement = MEASUREMENT;
-    fields.report_data = report_data;
     edit(&mut fields);
-    let report = PLATFORM.vcek.sign_report(&fields).unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD;
-    EvidenceRequest::SevSnp {
-        report: b64.encode(report),
-        vcek: Some(b64.encode(&PLATFORM.vcek.der)),
-    }
+    SimulatedSevGuest::with_vcek(PLATFORM.vcek.clone(), fields)
+        .evidence(&report_data)
+        .unwrap()
 }
 
 async fn request(
@@ -212,10 +212,11 @@ async fn service_account_refusals() {
 #[tokio::test]
 async fn evidence_not_bound_to_this_challenge_and_key_is_refused() {
     let (attester, _) = attester(TeeMode::SevSnp).await;
-    let (request, _) = request(&attester, "wallet-token", |fields| {
-        fields.report_data = [7; 64]
-    })
-    .await;
+    let (mut request, _) = request(&attester, "wallet-token", |_| {}).await;
+    // Evidence made for another challenge (or another key) than the one presented.
+    let other_key = SoftwareSigner::generate().unwrap();
+    let foreign = expected_report_data(&request.attestation_challenge, other_key.public_jwk());
+    request.evidence = Some(evidence(foreign, |_| {}));
     assert!(matches!(
         attester.attest(request).await,
         Err(AttestError::Evidence(
