@@ -99,7 +99,7 @@ pub enum EvidenceRequest {
     },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Challenge {
     pub attestation_challenge: String,
     pub expires_at: i64,
