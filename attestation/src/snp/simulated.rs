@@ -172,41 +172,22 @@ fn pss_algorithm() -> Vec<u8> {
     ])
 }
 
-/// Days since 1970-01-01 to a civil date (H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// UTCTime through 2049, GeneralizedTime after (RFC 5280 s4.1.2.5).
-fn asn1_time(t: i64) -> Vec<u8> {
-    let (year, month, day) = civil_from_days(t.div_euclid(86_400));
-    let secs = t.rem_euclid(86_400);
-    let hms = format!(
-        "{month:02}{day:02}{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
-    if (1950..2050).contains(&year) {
+fn asn1_time(t: i64) -> Result<Vec<u8>, SnpError> {
+    let time = jiff::Timestamp::from_second(t)
+        .map_err(|err| SnpError::Crypto(format!("simulated validity time {t}: {err}")))?;
+    let year = time.to_zoned(jiff::tz::TimeZone::UTC).year();
+    Ok(if (1950..2050).contains(&year) {
         der::tlv(
             der::TAG_UTC_TIME,
-            format!("{:02}{hms}", year % 100).as_bytes(),
+            time.strftime("%y%m%d%H%M%SZ").to_string().as_bytes(),
         )
     } else {
         der::tlv(
             der::TAG_GENERALIZED_TIME,
-            format!("{year:04}{hms}").as_bytes(),
+            time.strftime("%Y%m%d%H%M%SZ").to_string().as_bytes(),
         )
-    }
+    })
 }
 
 fn extension(oid: &[u64], critical: bool, value: &[u8]) -> Vec<u8> {
@@ -273,8 +254,8 @@ fn certificate<T: HasPublic>(
         &algorithm,
         &issuer.to_der()?,
         &der::sequence(&[
-            &asn1_time(validity.not_before),
-            &asn1_time(validity.not_after),
+            &asn1_time(validity.not_before)?,
+            &asn1_time(validity.not_after)?,
         ]),
         &subject.to_der()?,
         &subject_key.public_key_to_der()?,
@@ -447,11 +428,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn civil_dates_and_asn1_times() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(19_723), (2024, 1, 1));
-        assert_eq!(asn1_time(1_577_836_800), der::tlv(0x17, b"200101000000Z"));
-        assert_eq!(asn1_time(2_524_607_999), der::tlv(0x17, b"491231235959Z"));
-        assert_eq!(asn1_time(2_524_608_000), der::tlv(0x18, b"20500101000000Z"));
+    fn asn1_times_switch_to_generalized_time_in_2050() {
+        assert_eq!(
+            asn1_time(1_577_836_800).unwrap(),
+            der::tlv(0x17, b"200101000000Z")
+        );
+        assert_eq!(
+            asn1_time(2_524_607_999).unwrap(),
+            der::tlv(0x17, b"491231235959Z")
+        );
+        assert_eq!(
+            asn1_time(2_524_608_000).unwrap(),
+            der::tlv(0x18, b"20500101000000Z")
+        );
     }
 }
