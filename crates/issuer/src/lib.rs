@@ -1,1 +1,137 @@
+//! IMMERSE Issuer: OpenID4VCI 1.0 with the pre-authorized code flow, attestation-based client
+//! authentication, DPoP-bound access tokens, SD-JWT VC credentials, encrypted responses and
+//! Token Status Lists.
+//!
+//! Each protocol step is a plain async function on [`Issuer`] over typed input (testable
+//! without HTTP); [`http::router`] only adapts them. Everything single-use (codes, nonces,
+//! `jti`s, challenges) is decided by one atomic statement in the store, so it holds across
+//! restarts and replicas.
 #![forbid(unsafe_code)]
+
+mod client_auth;
+mod config;
+mod credential;
+mod deferred;
+mod dpop;
+mod error;
+pub mod http;
+mod metadata;
+mod notification;
+mod offer;
+mod proof;
+mod status;
+mod token;
+
+use std::sync::{Arc, Mutex};
+
+pub use client_auth::{ATTESTATION_POP_TYP, ATTESTATION_TYP, AttestedClient};
+pub use config::{AdminToken, Config, CredentialConfiguration, SCOPE_OFFERS, SCOPE_STATUS};
+pub use credential::{CredentialRequest, CredentialResponse, ResponseBody};
+pub use dpop::DPOP_TYP;
+pub use error::IssuerError;
+pub use metadata::{AS_METADATA_TYP, METADATA_TYP};
+pub use notification::NOTIFICATION_EVENTS;
+pub use offer::{CreatedOffer, NewOffer, PRE_AUTHORIZED_GRANT};
+pub use proof::PROOF_TYP;
+pub use status::CredentialStatus;
+pub use token::{TokenHeaders, TokenRequest, TokenResponse};
+
+use immerse_jose::jwe::DecryptionKey;
+use immerse_jose::{Signer, base64url};
+use immerse_registry::client::RegistryClient;
+use immerse_status_list::IndexAllocator;
+use immerse_store::Store;
+
+/// The issuer service: configuration, store, signing key, the registry it learns attester
+/// keys from, and the key credential requests may be encrypted to.
+#[derive(Clone)]
+pub struct Issuer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    signer: Arc<dyn Signer>,
+    registry: RegistryClient,
+    request_key: DecryptionKey,
+    /// The list new credentials go into and its in-process index allocator. Replicas share no
+    /// allocator; the store's primary key on (list, index) refuses a double allocation.
+    allocator: Mutex<(String, IndexAllocator)>,
+    clock: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl Issuer {
+    /// An issuer reading the system clock.
+    pub fn new(
+        config: Config,
+        store: Store,
+        signer: Arc<dyn Signer>,
+        registry: RegistryClient,
+    ) -> Result<Self, IssuerError> {
+        Self::with_clock(config, store, signer, registry, immerse_jose::jwt::now)
+    }
+
+    /// An issuer with an injected clock (unix seconds), for tests.
+    pub fn with_clock(
+        config: Config,
+        store: Store,
+        signer: Arc<dyn Signer>,
+        registry: RegistryClient,
+        clock: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> Result<Self, IssuerError> {
+        let request_key = DecryptionKey::generate(immerse_jose::Curve::P256)?;
+        let allocator = IndexAllocator::new(config.status_list_capacity)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                allocator: Mutex::new((random_token(12)?, allocator)),
+                config,
+                store,
+                signer,
+                registry,
+                request_key,
+                clock: Box::new(clock),
+            }),
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn now(&self) -> i64 {
+        (self.inner.clock)()
+    }
+}
+
+/// `bytes` random bytes from OpenSSL's CSPRNG, base64url.
+pub(crate) fn random_token(bytes: usize) -> Result<String, IssuerError> {
+    let mut buf = vec![0u8; bytes];
+    openssl::rand::rand_bytes(&mut buf).map_err(|err| IssuerError::Internal(err.to_string()))?;
+    Ok(base64url::encode(buf))
+}
+
+/// Hex of SHA-256: how secrets (codes, tx_codes, tokens) are stored and compared.
+pub(crate) fn secret_hash(secret: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The outcome of a `take_once`: a value too long or empty for the store was never issued by
+/// us, so it is "not taken"; a database failure stays an error.
+pub(crate) fn taken(result: Result<bool, immerse_store::StoreError>) -> Result<bool, IssuerError> {
+    match result {
+        Ok(taken) => Ok(taken),
+        Err(immerse_store::StoreError::Empty(_) | immerse_store::StoreError::TooLong { .. }) => {
+            Ok(false)
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -7,13 +7,17 @@
 
 #![forbid(unsafe_code)]
 
+mod issuer;
 mod registry;
 mod replay;
+mod verifier;
 
+pub use issuer::{AccessTokenRow, CredentialRow, DeferredRow, OfferRow, Redemption, StatusListRow};
 pub use registry::{
     AdminTokenRow, AuditRow, CheckpointRow, EntityRow, KeyRow, LogLeafRow, SecretUse, WriteTx,
 };
 pub use replay::{MAX_SCOPE_LEN, MAX_VALUE_LEN, Purger, Replay, ReplayField};
+pub use verifier::{VerifierOutcome, VerifierSessionRow};
 
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;

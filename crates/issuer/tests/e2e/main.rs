@@ -1,0 +1,7 @@
+//! End-to-end tests of the issuer over HTTP on 127.0.0.1, with a real Key Registry.
+mod credential_errors;
+mod deferred;
+mod flow;
+mod notification;
+mod support;
+mod token_errors;

@@ -1,0 +1,241 @@
+//! Configuration and the verifier's client identity.
+use immerse_jose::{PublicJwk, Signer, base64url};
+use openssl::x509::X509;
+use sha2::{Digest, Sha256};
+
+use crate::VerifierError;
+
+/// How the wallet returns the response (OpenID4VP 1.0 s8.2, s8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ResponseMode {
+    /// `direct_post.jwt`: the response is a JWE to a fresh per-request key (HAIP s5).
+    #[serde(rename = "direct_post.jwt")]
+    DirectPostJwt,
+    /// `direct_post`: form-encoded in clear; only when configured.
+    #[serde(rename = "direct_post")]
+    DirectPost,
+}
+
+impl ResponseMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::DirectPostJwt => "direct_post.jwt",
+            Self::DirectPost => "direct_post",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where wallets reach this verifier (`request_uri`, `response_uri`), without a trailing `/`.
+    pub public_url: String,
+    /// SHA-256 hex of every relying-party API token accepted.
+    pub api_token_hashes: Vec<String>,
+    /// How long a request may be answered, in seconds.
+    pub request_ttl_seconds: i64,
+    /// `direct_post` is refused unless allowed here.
+    pub allow_direct_post: bool,
+    pub skew_seconds: i64,
+    /// The oldest a KB-JWT `iat` may be (OpenID4VP 1.0 s14.1.2, RFC 9901 s7.3).
+    pub kb_max_age_seconds: i64,
+    /// For same-device flows: the relying party's page the wallet is sent back to, with a
+    /// `response_code` (OpenID4VP 1.0 s8.2).
+    pub redirect_url: Option<String>,
+    /// Refuse credentials without a `status.status_list` reference.
+    pub require_status: bool,
+    /// The largest status list token fetched, in bytes, and the most its list may inflate to.
+    pub status_max_bytes: usize,
+    /// How long a status list is reused when its token names no `ttl`, in seconds.
+    pub status_default_ttl: u64,
+    /// Request bodies are capped (SYSTEM.md s5).
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self {
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+            api_token_hashes: Vec::new(),
+            request_ttl_seconds: 300,
+            allow_direct_post: false,
+            skew_seconds: immerse_jose::jwt::DEFAULT_SKEW_SECONDS,
+            kb_max_age_seconds: 300,
+            redirect_url: None,
+            require_status: true,
+            status_max_bytes: 1024 * 1024,
+            status_default_ttl: 300,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+
+    /// Accepts `token` on the relying-party API (only its hash is kept).
+    pub fn with_api_token(mut self, token: &str) -> Self {
+        self.api_token_hashes.push(token_hash(token));
+        self
+    }
+}
+
+/// SHA-256 hex of an API token or response code: what is stored and compared.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// The request-signing key and the certificate chain that names it: the Client Identifier is
+/// `x509_hash:` + base64url(SHA-256(leaf DER)) (OpenID4VP 1.0 s5.9.3).
+pub struct ClientIdentity {
+    client_id: String,
+    signer: std::sync::Arc<dyn Signer>,
+    /// DER certificates, leaf first, for `x5c` (standard base64, RFC 7515 s4.1.6).
+    x5c: Vec<String>,
+}
+
+impl ClientIdentity {
+    /// Checks that the leaf certificate holds the signer's public key.
+    pub fn x509_hash(
+        signer: std::sync::Arc<dyn Signer>,
+        chain_der: Vec<Vec<u8>>,
+    ) -> Result<Self, VerifierError> {
+        use base64::Engine;
+        let leaf = chain_der
+            .first()
+            .ok_or_else(|| VerifierError::Config("empty certificate chain".into()))?;
+        let certificate = X509::from_der(leaf)
+            .map_err(|err| VerifierError::Config(format!("leaf certificate: {err}")))?;
+        let leaf_key = certificate
+            .public_key()
+            .and_then(|key| key.public_key_to_pem())
+            .map_err(|err| VerifierError::Config(format!("leaf key: {err}")))?;
+        let leaf_key = PublicJwk::from_spki_pem(&String::from_utf8_lossy(&leaf_key))
+            .map_err(|err| VerifierError::Config(format!("leaf key: {err}")))?;
+        if leaf_key.thumbprint() != signer.public_jwk().thumbprint() {
+            return Err(VerifierError::Config(
+                "the leaf certificate does not hold the request-signing key".into(),
+            ));
+        }
+        // OpenID4VP 1.0 s5.9.3: base64url SHA-256 of the DER-encoded leaf certificate.
+        let client_id = format!("x509_hash:{}", base64url::encode(Sha256::digest(leaf)));
+        let x5c = chain_der
+            .iter()
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+            .collect();
+        Ok(Self {
+            client_id,
+            signer,
+            x5c,
+        })
+    }
+
+    /// The full Client Identifier, prefix included: what the KB-JWT `aud` must equal.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn signer(&self) -> &dyn Signer {
+        &*self.signer
+    }
+
+    pub fn x5c(&self) -> &[String] {
+        &self.x5c
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientIdentity")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The TOML form of [`Config`] (all optional but `public_url`). API tokens are given as their
+/// SHA-256 hex, so that the file holds no secret.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub public_url: String,
+    #[serde(default)]
+    pub api_token_hashes: Vec<String>,
+    pub request_ttl_seconds: Option<i64>,
+    pub allow_direct_post: Option<bool>,
+    pub skew_seconds: Option<i64>,
+    pub kb_max_age_seconds: Option<i64>,
+    pub redirect_url: Option<String>,
+    pub require_status: Option<bool>,
+    pub status_max_bytes: Option<usize>,
+    pub status_default_ttl_seconds: Option<u64>,
+    pub max_body_bytes: Option<usize>,
+}
+
+impl TryFrom<ConfigFile> for Config {
+    type Error = String;
+    fn try_from(file: ConfigFile) -> Result<Self, String> {
+        let mut config = Config::new(file.public_url);
+        if file
+            .api_token_hashes
+            .iter()
+            .any(|hash| hash.len() != 64 || !hash.bytes().all(|byte| byte.is_ascii_hexdigit()))
+        {
+            return Err("api_token_hashes are SHA-256 hex (64 characters)".into());
+        }
+        config.api_token_hashes = file
+            .api_token_hashes
+            .iter()
+            .map(|hash| hash.to_ascii_lowercase())
+            .collect();
+        let positive = |name: &str, value: Option<i64>, default: i64| match value {
+            Some(value) if value <= 0 => Err(format!("{name} must be positive")),
+            Some(value) => Ok(value),
+            None => Ok(default),
+        };
+        config.request_ttl_seconds = positive(
+            "request_ttl_seconds",
+            file.request_ttl_seconds,
+            config.request_ttl_seconds,
+        )?;
+        config.kb_max_age_seconds = positive(
+            "kb_max_age_seconds",
+            file.kb_max_age_seconds,
+            config.kb_max_age_seconds,
+        )?;
+        config.skew_seconds = file.skew_seconds.unwrap_or(config.skew_seconds).max(0);
+        config.allow_direct_post = file.allow_direct_post.unwrap_or(false);
+        config.redirect_url = file.redirect_url;
+        config.require_status = file.require_status.unwrap_or(true);
+        config.status_max_bytes = file.status_max_bytes.unwrap_or(config.status_max_bytes);
+        config.status_default_ttl = file
+            .status_default_ttl_seconds
+            .unwrap_or(config.status_default_ttl);
+        config.max_body_bytes = file.max_body_bytes.unwrap_or(config.max_body_bytes);
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_defaults_and_refusals() {
+        let file: ConfigFile = serde_json::from_value(serde_json::json!({
+            "public_url": "https://verifier.test/",
+            "api_token_hashes": [token_hash("t")]
+        }))
+        .unwrap();
+        let config = Config::try_from(file).unwrap();
+        assert_eq!(config.public_url, "https://verifier.test");
+        assert!(!config.allow_direct_post, "encrypted responses by default");
+        assert!(config.require_status);
+        assert_eq!(config.api_token_hashes, vec![token_hash("t")]);
+        let bad: ConfigFile = serde_json::from_value(serde_json::json!({
+            "public_url": "https://verifier.test", "api_token_hashes": ["secret"]
+        }))
+        .unwrap();
+        assert!(Config::try_from(bad).is_err());
+        assert!(
+            serde_json::from_value::<ConfigFile>(serde_json::json!({
+                "public_url": "https://verifier.test", "unknown": 1
+            }))
+            .is_err()
+        );
+    }
+}
