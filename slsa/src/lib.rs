@@ -1,14 +1,21 @@
 //! SLSA provenance for IMMERSE: parse in-toto statements carrying SLSA Provenance v1 or v0.2,
 //! judge them with slsa-verifier's policy, and generate v1 provenance for our own builds.
 //!
-//! This crate is pure: no network, no signatures. The sigstore crate verifies the DSSE envelope
-//! and the Fulcio certificate and hands over the payload bytes and the signer's identity:
+//! Two layers. The policy layer is pure (no network, no signatures): the sigstore crate
+//! verifies the DSSE envelope and the Fulcio certificate and hands over the payload bytes and
+//! the signer's identity:
 //!
 //! ```text
 //! payload, cert  --sigstore-->  VerifiedStatement::parse(payload_type, payload)
 //!                               SignerIdentity { san, build_signer_uri, source_repository_* }
 //!                --slsa------>  verify_provenance(&statement, &signer, &options) -> VerifiedProvenance
 //! ```
+//!
+//! The supply-chain layer wires it to storage and cryptography: `verify_image_signatures` and
+//! `verify_image_provenance` read cosign's two storage schemes from a registry or an OCI layout
+//! (immerse-oci) and verify every candidate with immerse-sigstore (legacy annotations are
+//! turned into the equivalent bundle in `legacy.rs`); `verify_artifact_provenance` takes a
+//! provenance file; [`sign`] produces signatures and attestations in both schemes.
 //!
 //! Where this differs from slsa-verifier, on purpose:
 //! - duplicate JSON members anywhere in the payload are refused (Go keeps the last one);
@@ -21,29 +28,45 @@
 //! - a branch policy judges the ref that was built; it does not look up the branch a tag was
 //!   pushed from (slsa-verifier reads it from the GitHub event payload).
 //!
-//! Architecture invariant: untrusted bytes become typed values only in `statement.rs` (strict
-//! JSON, duplicate members refused); only [`verify_provenance`] makes a [`VerifiedProvenance`];
-//! nothing here panics on input.
+//! Architecture invariant: untrusted statement bytes become typed values only in `statement.rs`
+//! (strict JSON, duplicate members refused), and only after the sigstore crate verified them;
+//! only [`verify_provenance`] makes a [`VerifiedProvenance`]; image verification fails closed
+//! (no verified candidate is an error listing every candidate's reason); nothing here panics
+//! on input.
 #![forbid(unsafe_code)]
 
+mod artifact;
 mod builder;
+mod chain_error;
 mod error;
 mod generate;
 mod git;
+mod image;
 mod json;
+mod legacy;
 mod provenance;
 mod semver;
+pub mod sign;
 mod source;
 mod statement;
 mod time;
 mod verify;
 
+pub use artifact::{
+    MAX_PROVENANCE_FILE, ProvenanceEntry, parse_provenance_file, verify_artifact_provenance,
+};
 pub use builder::BuilderId;
+pub use chain_error::{RejectReason, Rejection, SupplyChainError};
 pub use error::SlsaError;
 pub use generate::{
     BuildDescription, GeneratedStatement, generate, subject_from_bytes, subject_from_reader,
 };
 pub use git::{RefKind, normalize_source_uri, parse_git_uri_and_ref, parse_ref};
+pub use image::{
+    COSIGN_SIGN_PREDICATE_TYPE, VerifiedImageProvenance, VerifiedImageSignature, signer_identity,
+    verify_image_provenance, verify_image_signatures,
+};
+pub use legacy::{LegacyMaterial, legacy_material};
 pub use provenance::{
     BuildDefinition, BuildMetadata, Builder, BuilderV02, Completeness, ConfigSource, Invocation,
     Material, MetadataV02, ProvenanceV1, ProvenanceV02, RunDetails,

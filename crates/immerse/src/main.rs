@@ -2,9 +2,12 @@
 #![forbid(unsafe_code)]
 
 mod attestation;
+mod cosign;
 mod demo;
 mod keys;
 mod registry;
+mod sigstore;
+mod slsa;
 
 use std::process::ExitCode;
 
@@ -45,6 +48,15 @@ enum Command {
     /// The Attestation Service: serve it, create its A-Key, verify SEV-SNP evidence offline.
     #[command(subcommand)]
     Attestation(attestation::AttestationCommand),
+    /// Verify Sigstore bundles offline (sigstore-conformance client protocol).
+    #[command(subcommand)]
+    Sigstore(sigstore::SigstoreCommand),
+    /// Sign images and attach attestations in a registry (both of cosign's schemes).
+    #[command(subcommand)]
+    Cosign(cosign::CosignCommand),
+    /// Verify SLSA provenance (slsa-verifier's flags) and generate it.
+    #[command(subcommand)]
+    Slsa(slsa::SlsaCommand),
     /// Run the end-to-end demonstration on embedded defaults (SQLite, loopback, no cluster).
     Demo(demo::DemoArgs),
 }
@@ -58,6 +70,8 @@ enum CliError {
     Store(#[from] immerse_store::StoreError),
     #[error(transparent)]
     Registry(#[from] immerse_registry::RegistryError),
+    #[error(transparent)]
+    Slsa(#[from] immerse_slsa::SlsaError),
     #[error("{0}")]
     Io(String),
     #[error("{0}")]
@@ -98,6 +112,9 @@ fn main() -> ExitCode {
             Command::Keys(command) => keys::run(command).await,
             Command::Registry(command) => registry::run(command).await,
             Command::Attestation(command) => attestation::run(command).await,
+            Command::Sigstore(command) => sigstore::run(command).await,
+            Command::Cosign(command) => cosign::run(command).await,
+            Command::Slsa(command) => slsa::run(command).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });
