@@ -19,8 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use immerse_jose::Signer;
 use immerse_oci::cosign::{
-    self, ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_PREDICATE_TYPE,
-    ANNOTATION_SIGNATURE, AttestationLayer, DSSE_MEDIA_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
+    self, ANNOTATION_PREDICATE_TYPE, AttestationLayer, DSSE_MEDIA_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
     SignatureLayer, SimpleSigning,
 };
 use immerse_oci::manifest::{Annotations, OCI_CONFIG, OCI_EMPTY_CONTENT};
@@ -35,7 +34,6 @@ use serde_json::Value;
 use crate::chain_error::SupplyChainError;
 use crate::image::COSIGN_SIGN_PREDICATE_TYPE;
 use crate::statement::{IN_TOTO_PAYLOAD_TYPE, STATEMENT_V1};
-use crate::time::Timestamp;
 
 /// Where signatures and attestations are written: a registry repository or an OCI layout.
 pub trait SignatureStore: Sync {
@@ -102,9 +100,11 @@ impl SignatureStore for OciLayout {
                 payload.manifest_digest
             )));
         }
-        let annotations = legacy_annotations(
+        let annotations = cosign::material_annotations(
             &layer.signature_b64,
-            [&layer.bundle, &layer.certificate, &layer.chain],
+            &layer.bundle,
+            &layer.certificate,
+            &layer.chain,
         );
         layout_append(
             self,
@@ -121,7 +121,7 @@ impl SignatureStore for OciLayout {
         layer: AttestationLayer,
     ) -> Result<Descriptor, OciError> {
         let mut annotations =
-            legacy_annotations("", [&layer.bundle, &layer.certificate, &layer.chain]);
+            cosign::material_annotations("", &layer.bundle, &layer.certificate, &layer.chain);
         annotations.insert(ANNOTATION_PREDICATE_TYPE.to_owned(), layer.predicate_type);
         layout_append(
             self,
@@ -143,26 +143,11 @@ impl SignatureStore for OciLayout {
             .ok_or_else(|| OciError::NotFound(format!("image {image} in the layout")))?
             .descriptor();
         let (manifest, _) =
-            cosign::bundle_manifest(bundle_json, predicate_type, subject, &now_rfc3339())?;
+            cosign::bundle_manifest(bundle_json, predicate_type, subject, &cosign::rfc3339_now())?;
         self.write_blob(OCI_EMPTY_CONTENT)?;
         self.write_blob(bundle_json)?;
         self.put_manifest(&Manifest::Image(manifest), None)
     }
-}
-
-fn legacy_annotations(signature_b64: &str, material: [&Option<String>; 3]) -> Annotations {
-    let mut a = Annotations::new();
-    // cosign always writes the signature annotation (empty for attestations).
-    a.insert(ANNOTATION_SIGNATURE.to_owned(), signature_b64.to_owned());
-    for (key, value) in [ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN]
-        .into_iter()
-        .zip(material)
-    {
-        if let Some(v) = value {
-            a.insert(key.to_owned(), v.clone());
-        }
-    }
-    a
 }
 
 /// Appends a layer to a legacy tag in a layout, keeping earlier layers (as cosign does).
@@ -190,16 +175,6 @@ fn layout_append(
     layout.write_blob(&config)?;
     let manifest = ImageManifest::new(Descriptor::for_content(OCI_CONFIG, &config), layers);
     layout.put_manifest(&Manifest::Image(manifest), Some(tag))
-}
-
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| Timestamp::from_unix(s).ok())
-        .map_or_else(|| "1970-01-01T00:00:00Z".to_owned(), |t| t.to_string())
 }
 
 /// What signing or attesting wrote: the legacy tag's manifest and the bundle referrer.

@@ -78,7 +78,8 @@ pub struct AttestationLayer {
     pub chain: Option<String>,
 }
 
-fn material_annotations(
+/// The annotations cosign puts on a legacy `.sig`/`.att` layer.
+pub fn material_annotations(
     signature_b64: &str,
     bundle: &Option<String>,
     certificate: &Option<String>,
@@ -283,27 +284,17 @@ pub fn bundle_manifest(
 }
 
 /// Now as RFC 3339 UTC (`org.opencontainers.image.created`), without a date library.
-fn rfc3339_now() -> String {
+/// Now as RFC 3339 UTC to the second, as cosign stamps `org.opencontainers.image.created`.
+pub fn rfc3339_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    i64::try_from(secs)
+        .ok()
+        .and_then(|secs| jiff::Timestamp::from_second(secs).ok())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 #[cfg(test)]
