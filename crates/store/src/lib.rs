@@ -78,6 +78,10 @@ impl StoreError {
     }
 }
 
+/// The PostgreSQL advisory lock key of [`Store::begin_write`] ("IMMERSEW" in ASCII), chosen so
+/// that it does not collide with sqlx's migration lock.
+const WRITE_LOCK_KEY: i64 = 0x494D_4D45_5253_4557;
+
 /// Which database a URL names; decides the migrations and the pool settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -154,16 +158,26 @@ impl Store {
         Self::connect("sqlite::memory:").await
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so writers queue instead of failing on upgrade; on PostgreSQL concurrent
-    /// writers proceed and a unique-key conflict tells the loser to retry
-    /// ([`StoreError::is_conflict`]).
+    /// Starts a write transaction that holds the store's write lock until it ends, so writers
+    /// queue instead of racing for the same log index: on SQLite `BEGIN IMMEDIATE`, on
+    /// PostgreSQL a transaction-scoped advisory lock shared by every replica. A unique-key
+    /// conflict ([`StoreError::is_conflict`]) stays possible against writers that do not take
+    /// the lock, and callers still retry on it.
     pub async fn begin_write(&self) -> Result<WriteTx, StoreError> {
         let tx = match self.backend {
             Backend::SqliteFile | Backend::SqliteMemory => {
                 self.pool.begin_with("BEGIN IMMEDIATE").await?
             }
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                // Optimistic retries alone were not enough: two dozen concurrent appends
+                // exhausted them in CI. Waiting on the lock is bounded by the pool's timeout.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
         };
         Ok(WriteTx::new(tx))
     }
