@@ -1,0 +1,2 @@
+//! The IMMERSE Wallet (holder agent).
+#![forbid(unsafe_code)]
