@@ -195,7 +195,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let verifier = SnpVerifier::new(anchors);
     let store = Store::connect(&args.database_url).await?;
     let attester = Attester::new(
-        store,
+        store.clone(),
         signer,
         config,
         verifier,
@@ -204,16 +204,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         accounts,
         Arc::new(jwt::now),
     );
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|err| CliError::Io(format!("{}: {err}", args.listen)))?;
-    tracing::info!(listen = %args.listen, tee = ?args.tee, kid = %attester.public_key().kid().unwrap_or_default(), "attestation service serving");
-    axum::serve(listener, immerse_attestation::http::router(attester))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|err| CliError::Io(err.to_string()))
+    tracing::info!(tee = ?args.tee, kid = %attester.public_key().kid().unwrap_or_default(), "attestation service");
+    crate::serve::serve(
+        "attestation service",
+        &args.listen,
+        immerse_attestation::http::router(attester),
+        store,
+    )
+    .await
 }
 
 async fn service_account_verifier(args: &ServeArgs) -> Result<ServiceAccountVerifier, CliError> {

@@ -4,10 +4,13 @@
 mod attestation;
 mod cosign;
 mod demo;
+mod issuer;
 mod keys;
 mod registry;
+mod serve;
 mod sigstore;
 mod slsa;
+mod verifier;
 
 use std::process::ExitCode;
 
@@ -48,6 +51,12 @@ enum Command {
     /// The Attestation Service: serve it, create its A-Key, verify SEV-SNP evidence offline.
     #[command(subcommand)]
     Attestation(attestation::AttestationCommand),
+    /// The OpenID4VCI Credential Issuer.
+    #[command(subcommand)]
+    Issuer(issuer::IssuerCommand),
+    /// The OpenID4VP Verifier.
+    #[command(subcommand)]
+    Verifier(verifier::VerifierCommand),
     /// Verify Sigstore bundles offline (sigstore-conformance client protocol).
     #[command(subcommand)]
     Sigstore(sigstore::SigstoreCommand),
@@ -112,6 +121,8 @@ fn main() -> ExitCode {
             Command::Keys(command) => keys::run(command).await,
             Command::Registry(command) => registry::run(command).await,
             Command::Attestation(command) => attestation::run(command).await,
+            Command::Issuer(command) => issuer::run(command).await,
+            Command::Verifier(command) => verifier::run(command).await,
             Command::Sigstore(command) => sigstore::run(command).await,
             Command::Cosign(command) => cosign::run(command).await,
             Command::Slsa(command) => slsa::run(command).await,

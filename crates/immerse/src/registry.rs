@@ -337,16 +337,15 @@ pub async fn run(command: RegistryCommand) -> Result<(), CliError> {
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let registry = args.local.open().await?;
     registry.verify_integrity().await?;
-    let listener = tokio::net::TcpListener::bind(&args.listen)
-        .await
-        .map_err(|err| CliError::Io(format!("{}: {err}", args.listen)))?;
-    tracing::info!(listen = %args.listen, registry_id = %registry.config().registry_id, kid = %registry.root_key().kid().unwrap_or_default(), "key registry serving");
-    axum::serve(listener, immerse_registry::http::router(registry))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|err| CliError::Io(err.to_string()))
+    tracing::info!(registry_id = %registry.config().registry_id, kid = %registry.root_key().kid().unwrap_or_default(), "key registry");
+    let store = registry.store().clone();
+    crate::serve::serve(
+        "key registry",
+        &args.listen,
+        immerse_registry::http::router(registry),
+        store,
+    )
+    .await
 }
 
 async fn call(remote: &Remote, path: &str, body: Value) -> Result<(), CliError> {

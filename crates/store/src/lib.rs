@@ -182,6 +182,12 @@ impl Store {
         Ok(WriteTx::new(tx))
     }
 
+    /// Runs a trivial query: what a readiness probe asks of the database.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Closes every connection and waits for them to finish; later calls on this `Store` or
     /// its clones fail. Call on shutdown so that SQLite checkpoints its WAL cleanly.
     pub async fn close(&self) {

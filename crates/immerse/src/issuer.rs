@@ -1,0 +1,236 @@
+//! `immerse issuer serve`: the OpenID4VCI Credential Issuer.
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand};
+use immerse_issuer::{AdminToken, Config, CredentialConfiguration, Issuer};
+use immerse_jose::Signer;
+use immerse_registry::client::RegistryClient;
+use immerse_store::Store;
+use serde::Deserialize;
+
+use crate::CliError;
+use crate::keys::KeyLocation;
+use crate::serve::RegistryTrust;
+
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Serve the issuer's metadata, token, nonce, credential, status list and admin endpoints.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Issuer configuration (TOML): identifier, credential configurations, trusted attesters,
+    /// admin token hashes.
+    #[arg(long, env = "IMMERSE_ISSUER_CONFIG")]
+    config: PathBuf,
+    #[arg(long, env = "IMMERSE_ISSUER_LISTEN", default_value = "127.0.0.1:8701")]
+    listen: String,
+    #[arg(
+        long,
+        env = "IMMERSE_DATABASE_URL",
+        default_value = "sqlite://immerse-issuer.db"
+    )]
+    database_url: String,
+    #[command(flatten)]
+    registry: RegistryTrust,
+    /// The credential-signing key; it must be an active key of the issuer's registry entity.
+    #[command(flatten)]
+    key: KeyLocation,
+    /// Accept a software key file (development only: it is exportable).
+    #[arg(long)]
+    allow_software_key: bool,
+}
+
+/// The TOML form of [`Config`]: what an operator sets; every lifetime has the profile's
+/// default. Admin tokens are given by SHA-256 hash, so the file holds no secret.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    issuer: String,
+    #[serde(default)]
+    trusted_attesters: Vec<String>,
+    accepted_tee: Option<Vec<String>>,
+    require_attestation_challenge: Option<bool>,
+    batch_size: Option<usize>,
+    status_list_ttl_seconds: Option<u64>,
+    #[serde(default)]
+    admin_tokens: Vec<AdminTokenFile>,
+    #[serde(default)]
+    credential_configurations: Vec<ConfigurationFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminTokenFile {
+    sha256: String,
+    scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigurationFile {
+    id: String,
+    vct: String,
+    scope: String,
+    claims: Vec<String>,
+    lifetime_seconds: i64,
+    display_name: String,
+}
+
+fn load_config(path: &Path) -> Result<Config, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
+    let file: ConfigFile =
+        toml::from_str(&text).map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
+    config_from_file(file).map_err(|err| CliError::Io(format!("{}: {err}", path.display())))
+}
+
+fn config_from_file(file: ConfigFile) -> Result<Config, String> {
+    let mut config = Config::new(file.issuer);
+    if file.credential_configurations.is_empty() {
+        return Err("at least one [[credential_configurations]] is needed".into());
+    }
+    if file.trusted_attesters.is_empty() {
+        return Err("trusted_attesters is empty: no wallet could authenticate".into());
+    }
+    config.trusted_attesters = file.trusted_attesters;
+    if let Some(tee) = file.accepted_tee {
+        config.accepted_tee = tee;
+    }
+    if let Some(required) = file.require_attestation_challenge {
+        config.require_attestation_challenge = required;
+    }
+    if let Some(size) = file.batch_size {
+        if size == 0 {
+            return Err("batch_size must be at least 1".into());
+        }
+        config.batch_size = size;
+    }
+    if let Some(ttl) = file.status_list_ttl_seconds {
+        config.status_list_ttl = ttl;
+    }
+    for token in file.admin_tokens {
+        if token.sha256.len() != 64 || !token.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err("admin_tokens[].sha256 is SHA-256 hex (64 characters)".into());
+        }
+        if let Some(scope) = token.scopes.iter().find(|scope| {
+            ![immerse_issuer::SCOPE_OFFERS, immerse_issuer::SCOPE_STATUS].contains(&scope.as_str())
+        }) {
+            return Err(format!("unknown admin scope {scope:?}"));
+        }
+        config.admin_tokens.push(AdminToken {
+            sha256_hex: token.sha256.to_ascii_lowercase(),
+            scopes: token.scopes,
+        });
+    }
+    config.configurations = file
+        .credential_configurations
+        .into_iter()
+        .map(|conf| CredentialConfiguration {
+            id: conf.id,
+            vct: conf.vct,
+            scope: conf.scope,
+            claims: conf.claims,
+            lifetime_seconds: conf.lifetime_seconds,
+            display_name: conf.display_name,
+        })
+        .collect();
+    if config
+        .configurations
+        .iter()
+        .any(|conf| conf.lifetime_seconds <= 0)
+    {
+        return Err("lifetime_seconds must be positive".into());
+    }
+    Ok(config)
+}
+
+pub async fn run(command: IssuerCommand) -> Result<(), CliError> {
+    match command {
+        IssuerCommand::Serve(args) => serve(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    if !args.key.is_pkcs11() && !args.allow_software_key {
+        return Err(CliError::Io(
+            "the credential-signing key must be a PKCS#11 key (--pkcs11); --allow-software-key is for development".into(),
+        ));
+    }
+    let config = load_config(&args.config)?;
+    let signer = args.key.open_signer().await?;
+    let registry = args.registry.client()?;
+    require_registered(&registry, &config.issuer, &*signer).await?;
+    let store = Store::connect(&args.database_url).await?;
+    tracing::info!(issuer = %config.issuer, kid = %signer.public_jwk().kid().unwrap_or_default(), "credential issuer");
+    let issuer = Issuer::new(config, store.clone(), signer, registry)
+        .map_err(|err| CliError::Io(err.to_string()))?;
+    crate::serve::serve(
+        "credential issuer",
+        &args.listen,
+        immerse_issuer::http::router(issuer),
+        store,
+    )
+    .await
+}
+
+/// Wallets and verifiers accept only keys the registry lists for the issuer, so a key that is
+/// not there would sign credentials nobody can verify: refuse to start instead.
+pub async fn require_registered(
+    registry: &RegistryClient,
+    entity_id: &str,
+    signer: &dyn Signer,
+) -> Result<(), CliError> {
+    let keys = registry.verification_keys(entity_id).await?;
+    let thumbprint = signer.public_jwk().thumbprint();
+    if keys.keys.iter().any(|key| key.thumbprint() == thumbprint) {
+        Ok(())
+    } else {
+        Err(CliError::Io(format!(
+            "the signing key is not an active key of {entity_id} in the registry; register it first (immerse registry key submit)"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        config_from_file(toml::from_str(text).map_err(|err| err.to_string())?)
+    }
+
+    const MINIMAL: &str = r#"
+issuer = "https://issuer.example/"
+trusted_attesters = ["https://attester.example"]
+admin_tokens = [{ sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", scopes = ["issuer:offers"] }]
+[[credential_configurations]]
+id = "employee"
+vct = "https://issuer.example/vct/employee"
+scope = "employee"
+claims = ["given_name", "family_name"]
+lifetime_seconds = 86400
+display_name = "Employee"
+"#;
+
+    #[test]
+    fn a_minimal_file_takes_the_profile_defaults() {
+        let config = parse(MINIMAL).unwrap();
+        assert_eq!(config.issuer, "https://issuer.example");
+        assert_eq!(config.accepted_tee, vec!["sev-snp".to_owned()]);
+        assert!(config.response_encryption_required);
+        assert_eq!(config.configurations[0].claims.len(), 2);
+        assert_eq!(config.admin_tokens[0].scopes, vec!["issuer:offers"]);
+    }
+
+    #[test]
+    fn files_that_would_serve_nobody_or_leak_are_refused() {
+        assert!(parse(&MINIMAL.replace("\"https://attester.example\"", "")).is_err());
+        assert!(parse(&MINIMAL.replace("sha256 = \"9f86", "sha256 = \"plain-secret")).is_err());
+        assert!(parse(&MINIMAL.replace("issuer:offers", "issuer:everything")).is_err());
+        assert!(parse(&MINIMAL.replace("86400", "0")).is_err());
+        assert!(parse(&format!("{MINIMAL}\nunknown = 1")).is_err());
+        assert!(parse(&format!("batch_size = 0\n{MINIMAL}")).is_err());
+    }
+}

@@ -1,0 +1,297 @@
+//! An operator brings the services up with the binary alone: registry, then an issuer and a
+//! verifier whose keys the registry vouches for, each answering its probes.
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const REGISTRY_ID: &str = "https://registry.immerse.test";
+const ISSUER_ADMIN_TOKEN: &str = "issuer-admin-token-for-this-test";
+const VERIFIER_API_TOKEN: &str = "verifier-api-token-for-this-test";
+
+fn immerse() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_immerse"))
+}
+
+fn succeed(command: &mut Command) -> String {
+    let output: Output = command.output().expect("immerse runs");
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A service process, killed when the test ends however it ends.
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits (at most 60 s) until `url` answers 200, or panics with the service's exit status.
+async fn wait_ready(service: &mut Service, url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let http = reqwest::Client::new();
+    while Instant::now() < deadline {
+        if let Some(status) = service.0.try_wait().unwrap() {
+            panic!("{url}: the service exited with {status}");
+        }
+        if http
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|response| response.status().as_u16() == 200)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} not ready within 60 s");
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(openssl::sha::sha256(text.as_bytes()))
+}
+
+fn generate_key(dir: &Path, name: &str) -> (PathBuf, Value) {
+    let path = dir.join(name);
+    let jwk = succeed(
+        immerse()
+            .args(["keys", "generate", "--key-file"])
+            .arg(&path),
+    );
+    (path, serde_json::from_str(&jwk).unwrap())
+}
+
+/// A self-signed certificate for the key in `key_file`: the verifier's `x509_hash` identity.
+fn self_signed_certificate(key_file: &Path, out: &Path) {
+    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, x509};
+    let key = PKey::private_key_from_pem(&std::fs::read(key_file).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "verifier.immerse.test")
+        .unwrap();
+    let name = name.build();
+    let mut builder = x509::X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    std::fs::write(out, builder.build().to_pem().unwrap()).unwrap();
+}
+
+#[tokio::test]
+async fn registry_issuer_and_verifier_serve_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    let (root_key, root_jwk) = generate_key(dir.path(), "registry.pem");
+    let root_jwk_file = dir.path().join("registry.jwk");
+    std::fs::write(&root_jwk_file, root_jwk.to_string()).unwrap();
+    let local = |command: &mut Command| {
+        command
+            .args(["--registry-id", REGISTRY_ID, "--database-url"])
+            .arg(database("registry.db"))
+            .arg("--key-file")
+            .arg(&root_key);
+    };
+    let mut create_token = immerse();
+    create_token.args(["registry", "admin-token", "create"]);
+    local(&mut create_token);
+    let admin_token = succeed(&mut create_token).trim().to_owned();
+
+    let registry_port = free_port();
+    let registry_url = format!("http://127.0.0.1:{registry_port}");
+    let mut serve_registry = immerse();
+    serve_registry
+        .args(["registry", "serve", "--listen"])
+        .arg(format!("127.0.0.1:{registry_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    local(&mut serve_registry);
+    let mut registry = Service(serve_registry.spawn().unwrap());
+    wait_ready(&mut registry, &format!("{registry_url}/readyz")).await;
+
+    let issuer_port = free_port();
+    // Registry entity ids are https URLs; this test reaches the issuer on loopback without TLS.
+    let issuer_id = "https://issuer.immerse.test".to_owned();
+    let issuer_url = format!("http://127.0.0.1:{issuer_port}");
+    let enrolment = succeed(
+        immerse()
+            .args(["registry", "entity", "create", "--role", "issuer"])
+            .args(["--display-name", "Test issuer", "--id", &issuer_id])
+            .args([
+                "--registry-url",
+                &registry_url,
+                "--admin-token",
+                &admin_token,
+            ]),
+    );
+    let enrolment: Value = serde_json::from_str(&enrolment).unwrap();
+    let (issuer_key, _) = generate_key(dir.path(), "issuer.pem");
+    let trust = |command: &mut Command| {
+        command
+            .args([
+                "--registry-url",
+                &registry_url,
+                "--registry-id",
+                REGISTRY_ID,
+            ])
+            .arg("--registry-jwk")
+            .arg(&root_jwk_file);
+    };
+    let config = dir.path().join("issuer.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"issuer = "{issuer_id}"
+trusted_attesters = ["https://attester.immerse.test"]
+admin_tokens = [{{ sha256 = "{}", scopes = ["issuer:offers", "issuer:status"] }}]
+[[credential_configurations]]
+id = "employee"
+vct = "https://issuer.immerse.test/vct/employee"
+scope = "employee"
+claims = ["given_name", "family_name"]
+lifetime_seconds = 86400
+display_name = "Employee"
+"#,
+            sha256_hex(ISSUER_ADMIN_TOKEN)
+        ),
+    )
+    .unwrap();
+    let issuer_command = |key: &Path| {
+        let mut command = immerse();
+        command
+            .args(["issuer", "serve", "--allow-software-key", "--config"])
+            .arg(&config)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{issuer_port}"))
+            .arg("--database-url")
+            .arg(database("issuer.db"))
+            .arg("--key-file")
+            .arg(key);
+        trust(&mut command);
+        command
+    };
+
+    // Before its registration the key would sign credentials nobody can verify.
+    let refused = issuer_command(&issuer_key).output().unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("not an active key"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    succeed(
+        immerse()
+            .args(["registry", "key", "submit", "--entity", &issuer_id])
+            .args([
+                "--registry-id",
+                REGISTRY_ID,
+                "--registry-url",
+                &registry_url,
+            ])
+            .arg("--enrolment-secret")
+            .arg(enrolment["enrolment_secret"].as_str().unwrap())
+            .arg("--key-file")
+            .arg(&issuer_key),
+    );
+    let mut issuer_process = issuer_command(&issuer_key);
+    issuer_process.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut issuer = Service(issuer_process.spawn().unwrap());
+    wait_ready(&mut issuer, &format!("{issuer_url}/readyz")).await;
+    let metadata: Value =
+        reqwest::get(format!("{issuer_url}/.well-known/openid-credential-issuer"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(metadata["credential_issuer"], issuer_id.as_str());
+    assert!(metadata["credential_configurations_supported"]["employee"].is_object());
+
+    let verifier_port = free_port();
+    let verifier_url = format!("http://127.0.0.1:{verifier_port}");
+    let (verifier_key, _) = generate_key(dir.path(), "verifier.pem");
+    let certificates = dir.path().join("verifier.crt");
+    self_signed_certificate(&verifier_key, &certificates);
+    let verifier_config = dir.path().join("verifier.toml");
+    std::fs::write(
+        &verifier_config,
+        format!(
+            "public_url = \"{verifier_url}\"\napi_token_hashes = [\"{}\"]\n",
+            sha256_hex(VERIFIER_API_TOKEN)
+        ),
+    )
+    .unwrap();
+    let mut serve_verifier = immerse();
+    serve_verifier
+        .args(["verifier", "serve", "--allow-software-key", "--config"])
+        .arg(&verifier_config)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{verifier_port}"))
+        .arg("--database-url")
+        .arg(database("verifier.db"))
+        .arg("--certificates")
+        .arg(&certificates)
+        .arg("--key-file")
+        .arg(&verifier_key)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    trust(&mut serve_verifier);
+    let mut verifier = Service(serve_verifier.spawn().unwrap());
+    wait_ready(&mut verifier, &format!("{verifier_url}/readyz")).await;
+    assert_eq!(
+        reqwest::get(format!("{verifier_url}/healthz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[test]
+fn services_refuse_a_software_key_unless_told_it_is_development() {
+    for (service, extra) in [
+        ("issuer", &[][..]),
+        ("verifier", &["--certificates", "/nonexistent.crt"][..]),
+    ] {
+        let output = immerse()
+            .args([service, "serve", "--config", "/nonexistent.toml"])
+            .args([
+                "--registry-id",
+                REGISTRY_ID,
+                "--registry-jwk",
+                "/nonexistent.jwk",
+            ])
+            .args(extra)
+            .args(["--key-file", "/nonexistent.pem"])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{service}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("PKCS#11"), "{service}: {stderr}");
+    }
+}
