@@ -11,6 +11,7 @@ mod serve;
 mod sigstore;
 mod slsa;
 mod verifier;
+mod wallet;
 
 use std::process::ExitCode;
 
@@ -57,6 +58,9 @@ enum Command {
     /// The OpenID4VP Verifier.
     #[command(subcommand)]
     Verifier(verifier::VerifierCommand),
+    /// The wallet (holder agent): serve it, accept offers, present, list.
+    #[command(subcommand)]
+    Wallet(wallet::WalletCommand),
     /// Verify Sigstore bundles offline (sigstore-conformance client protocol).
     #[command(subcommand)]
     Sigstore(sigstore::SigstoreCommand),
@@ -66,7 +70,8 @@ enum Command {
     /// Verify SLSA provenance (slsa-verifier's flags) and generate it.
     #[command(subcommand)]
     Slsa(slsa::SlsaCommand),
-    /// Run the end-to-end demonstration on embedded defaults (SQLite, loopback, no cluster).
+    /// The whole credential lifecycle on one machine, on embedded defaults (SQLite, loopback,
+    /// no cluster): issuance to an attested wallet, selective disclosure, revocation.
     Demo(demo::DemoArgs),
 }
 
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
             Command::Attestation(command) => attestation::run(command).await,
             Command::Issuer(command) => issuer::run(command).await,
             Command::Verifier(command) => verifier::run(command).await,
+            Command::Wallet(command) => wallet::run(command).await,
             Command::Sigstore(command) => sigstore::run(command).await,
             Command::Cosign(command) => cosign::run(command).await,
             Command::Slsa(command) => slsa::run(command).await,

@@ -90,7 +90,8 @@ pub async fn serve(
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM (what Kubernetes sends) or Ctrl-C.
+pub(crate) async fn shutdown_signal() {
     let interrupted = async {
         let _ = tokio::signal::ctrl_c().await;
     };

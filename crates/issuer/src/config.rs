@@ -44,8 +44,16 @@ pub struct Config {
     pub require_attestation_challenge: bool,
     /// Require a server-provided DPoP nonce (RFC 9449 s8) at the token and credential endpoints.
     pub require_dpop_nonce: bool,
+    /// Also the lifetime of an offer with the authorization_code grant (its `issuer_state`).
     pub pre_authorized_code_lifetime: i64,
     pub tx_code_attempts: i64,
+    /// Redirect URIs a pushed authorization request may name, compared exactly (RFC 9700
+    /// s2.1). Attested wallets are not registered one by one, so the list is the issuer's.
+    pub redirect_uris: Vec<String>,
+    /// Lifetime of a PAR `request_uri` (RFC 9126 s2.2 suggests 5 to 600 s).
+    pub par_lifetime: i64,
+    /// Lifetime of an authorization code (RFC 6749 s4.1.2: short, 10 minutes at most).
+    pub authorization_code_lifetime: i64,
     pub access_token_lifetime: i64,
     pub c_nonce_lifetime: i64,
     pub dpop_nonce_lifetime: i64,
@@ -77,6 +85,9 @@ impl Config {
             require_dpop_nonce: true,
             pre_authorized_code_lifetime: 300,
             tx_code_attempts: 3,
+            redirect_uris: Vec::new(),
+            par_lifetime: 60,
+            authorization_code_lifetime: 60,
             access_token_lifetime: 300,
             c_nonce_lifetime: 300,
             dpop_nonce_lifetime: 300,

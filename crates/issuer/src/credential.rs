@@ -94,15 +94,35 @@ impl Issuer {
         let grant = self.authorize(authorization, dpop, "credential").await?;
 
         let request = self.parse_request(body)?;
-        // s8.2: exactly one of credential_identifier and credential_configuration_id.
+        // s8.2: exactly one of credential_identifier and credential_configuration_id; the
+        // identifier when the token response returned credential_identifiers (s6.2), and only
+        // one of those; the configuration id otherwise.
+        let granted: Option<Vec<String>> = grant
+            .credential_identifiers
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|err| IssuerError::Internal(err.to_string()))?;
         let configuration_id = match (
             request.get("credential_configuration_id"),
             request.get("credential_identifier"),
+            &granted,
         ) {
-            (Some(Value::String(id)), None) => id.clone(),
-            (None, Some(Value::String(id))) => {
-                // We return no authorization_details with identifiers (s6.2), so none is known.
+            (Some(Value::String(id)), None, None) => id.clone(),
+            (None, Some(Value::String(id)), Some(granted)) => {
+                // Our identifiers are the configuration ids they were granted for.
+                if !granted.contains(id) {
+                    return Err(IssuerError::UnknownCredentialIdentifier(id.clone()));
+                }
+                id.clone()
+            }
+            (None, Some(Value::String(id)), None) => {
                 return Err(IssuerError::UnknownCredentialIdentifier(id.clone()));
+            }
+            (Some(Value::String(_)), None, Some(_)) => {
+                return Err(bad_request(
+                    "credential_identifiers were granted: use credential_identifier",
+                ));
             }
             _ => {
                 return Err(bad_request(
@@ -303,7 +323,7 @@ impl Issuer {
             CredentialRequest::Encrypted(token) => {
                 let policy = jwe::Policy {
                     key_management: &[KeyManagement::EcdhEs],
-                    content_encryption: ContentEncryption::ALL,
+                    content_encryption: ContentEncryption::SUPPORTED,
                 };
                 self.inner
                     .request_key
@@ -347,10 +367,7 @@ impl Issuer {
             return Err(bad_encryption("the jwk must be an EC P-256 key"));
         }
         let enc = match object.get("enc").and_then(Value::as_str) {
-            Some(name) => ContentEncryption::ALL
-                .iter()
-                .copied()
-                .find(|enc| enc.name() == name)
+            Some(name) => ContentEncryption::from_name(name)
                 .ok_or_else(|| bad_encryption(format!("enc {name} is not supported")))?,
             None => return Err(bad_encryption("enc is missing")),
         };

@@ -15,6 +15,17 @@ pub enum IssuerError {
     InvalidGrant(String),
     #[error("unsupported_grant_type: {0}")]
     UnsupportedGrantType(String),
+    /// RFC 6749 s4.1.2.1: at the PAR endpoint (RFC 9126 s2.3).
+    #[error("unsupported_response_type: {0}")]
+    UnsupportedResponseType(String),
+    #[error("invalid_scope: {0}")]
+    InvalidScope(String),
+    /// RFC 9396 s5.
+    #[error("invalid_authorization_details: {0}")]
+    InvalidAuthorizationDetails(String),
+    /// RFC 9101 s7 (used by RFC 9126 s4): the request_uri is unknown, used or expired.
+    #[error("invalid_request_uri: {0}")]
+    InvalidRequestUri(String),
     /// draft-ietf-oauth-attestation-based-client-auth s6.2: a fresh challenge is needed.
     #[error("use_attestation_challenge: {0}")]
     UseAttestationChallenge(String),
@@ -80,6 +91,10 @@ impl IssuerError {
             Self::InvalidClient(_) => "invalid_client",
             Self::InvalidGrant(_) => "invalid_grant",
             Self::UnsupportedGrantType(_) => "unsupported_grant_type",
+            Self::UnsupportedResponseType(_) => "unsupported_response_type",
+            Self::InvalidScope(_) => "invalid_scope",
+            Self::InvalidAuthorizationDetails(_) => "invalid_authorization_details",
+            Self::InvalidRequestUri(_) => "invalid_request_uri",
             Self::UseAttestationChallenge(_) => "use_attestation_challenge",
             Self::InvalidDpopProof { .. } => "invalid_dpop_proof",
             Self::UseDpopNonce { .. } => "use_dpop_nonce",

@@ -2,17 +2,19 @@
 //! Bodies are capped at 64 KiB; errors are OAuth JSON with `Cache-Control: no-store`.
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::authorization::{AuthorizationRequest, PushedAuthorizationRequest};
 use crate::credential::{CredentialRequest, CredentialResponse, ResponseBody};
 use crate::status::CredentialStatus;
 use crate::token::{TokenHeaders, TokenRequest};
@@ -43,6 +45,8 @@ pub fn router(issuer: Issuer) -> Router {
             get(status_list_index),
         )
         .route(&format!("{base}/challenge"), post(challenge))
+        .route(&format!("{base}/par"), post(pushed_authorization_request))
+        .route(&format!("{base}/authorize"), get(authorize))
         .route(&format!("{base}/token"), post(token))
         .route(&format!("{base}/nonce"), post(nonce))
         .route(&format!("{base}/credential"), post(credential))
@@ -147,26 +151,65 @@ async fn challenge(State(issuer): State<Issuer>) -> Result<Response, IssuerError
     Ok(no_store_json(json!({"attestation_challenge": challenge})))
 }
 
+/// The client authentication (and DPoP) headers of the token and PAR endpoints.
+fn client_headers(headers: &HeaderMap) -> Result<TokenHeaders<'_>, IssuerError> {
+    let invalid_client = IssuerError::InvalidClient;
+    Ok(TokenHeaders {
+        client_attestation: single_header(headers, "oauth-client-attestation", invalid_client)?,
+        client_attestation_pop: single_header(
+            headers,
+            "oauth-client-attestation-pop",
+            invalid_client,
+        )?,
+        dpop: single_header(headers, "dpop", |detail| IssuerError::InvalidDpopProof {
+            detail,
+            at_resource: false,
+        })?,
+    })
+}
+
+/// RFC 9126 s2: 201 Created, not cached.
+async fn pushed_authorization_request(
+    State(issuer): State<Issuer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, IssuerError> {
+    let request: PushedAuthorizationRequest = parse_form(&body)?;
+    let pushed = issuer
+        .pushed_authorization_request(&request, client_headers(&headers)?)
+        .await?;
+    let body =
+        serde_json::to_value(pushed).map_err(|err| IssuerError::Internal(err.to_string()))?;
+    let mut response = no_store_json(body);
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+/// RFC 6749 s4.1.2: 302 to the client's redirect_uri; a request we cannot tie to a pushed
+/// request is answered here, as an error, never redirected (s4.1.2.1).
+async fn authorize(
+    State(issuer): State<Issuer>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, IssuerError> {
+    let request: AuthorizationRequest = parse_form(query.unwrap_or_default().as_bytes())?;
+    let location = issuer.authorization_response(&request).await?;
+    Ok((
+        StatusCode::FOUND,
+        [
+            (header::LOCATION, location.as_str()),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+    )
+        .into_response())
+}
+
 async fn token(
     State(issuer): State<Issuer>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, IssuerError> {
-    let request = parse_form(&body)?;
-    let invalid_client = IssuerError::InvalidClient;
-    let token_headers = TokenHeaders {
-        client_attestation: single_header(&headers, "oauth-client-attestation", invalid_client)?,
-        client_attestation_pop: single_header(
-            &headers,
-            "oauth-client-attestation-pop",
-            invalid_client,
-        )?,
-        dpop: single_header(&headers, "dpop", |detail| IssuerError::InvalidDpopProof {
-            detail,
-            at_resource: false,
-        })?,
-    };
-    let response = issuer.token(&request, token_headers).await?;
+    let request: TokenRequest = parse_form(&body)?;
+    let response = issuer.token(&request, client_headers(&headers)?).await?;
     let nonce = issuer.dpop_nonce().await?;
     let mut response = no_store_json(
         serde_json::to_value(response).map_err(|err| IssuerError::Internal(err.to_string()))?,
@@ -386,9 +429,9 @@ async fn set_status(
     Ok(no_store_json(json!({"updated": updated})))
 }
 
-/// `application/x-www-form-urlencoded` (RFC 6749 app. B); a parameter sent twice is refused
-/// (RFC 6749 s3.2).
-fn parse_form(body: &[u8]) -> Result<TokenRequest, IssuerError> {
+/// `application/x-www-form-urlencoded` (RFC 6749 app. B), a body or a query; a parameter sent
+/// twice is refused (RFC 6749 s3.1, s3.2).
+fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T, IssuerError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| IssuerError::InvalidRequest("the body is not UTF-8".into()))?;
     let mut fields = serde_json::Map::new();
@@ -432,7 +475,7 @@ mod tests {
 
     #[test]
     fn form_is_decoded_and_repeated_parameters_are_refused() {
-        let form = parse_form(
+        let form: TokenRequest = parse_form(
             b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=a+b&tx_code=123",
         )
         .expect("form");
@@ -443,15 +486,15 @@ mod tests {
         assert_eq!(form.pre_authorized_code.as_deref(), Some("a b"));
         assert_eq!(form.tx_code.as_deref(), Some("123"));
         assert!(matches!(
-            parse_form(b"tx_code=1&tx_code=2"),
+            parse_form::<TokenRequest>(b"tx_code=1&tx_code=2"),
             Err(IssuerError::InvalidRequest(_))
         ));
         assert!(matches!(
-            parse_form(b"tx_code=%G1"),
+            parse_form::<TokenRequest>(b"tx_code=%G1"),
             Err(IssuerError::InvalidRequest(_))
         ));
         assert!(matches!(
-            parse_form(b"tx_code=%"),
+            parse_form::<TokenRequest>(b"tx_code=%"),
             Err(IssuerError::InvalidRequest(_))
         ));
     }

@@ -1,6 +1,6 @@
-//! IMMERSE Issuer: OpenID4VCI 1.0 with the pre-authorized code flow, attestation-based client
-//! authentication, DPoP-bound access tokens, SD-JWT VC credentials, encrypted responses and
-//! Token Status Lists.
+//! IMMERSE Issuer: OpenID4VCI 1.0 with the pre-authorized code flow and the authorization code
+//! flow (PAR, PKCE S256), attestation-based client authentication, DPoP-bound access tokens,
+//! SD-JWT VC credentials, encrypted requests and responses, and Token Status Lists.
 //!
 //! Each protocol step is a plain async function on [`Issuer`] over typed input (testable
 //! without HTTP); [`http::router`] only adapts them. Everything single-use (codes, nonces,
@@ -8,6 +8,7 @@
 //! restarts and replicas.
 #![forbid(unsafe_code)]
 
+mod authorization;
 mod client_auth;
 mod config;
 mod credential;
@@ -24,6 +25,9 @@ mod token;
 
 use std::sync::{Arc, Mutex};
 
+pub use authorization::{
+    AUTHORIZATION_CODE_GRANT, AuthorizationRequest, PushedAuthorization, PushedAuthorizationRequest,
+};
 pub use client_auth::{ATTESTATION_POP_TYP, ATTESTATION_TYP, AttestedClient};
 pub use config::{AdminToken, Config, CredentialConfiguration, SCOPE_OFFERS, SCOPE_STATUS};
 pub use credential::{CredentialRequest, CredentialResponse, ResponseBody};
@@ -31,7 +35,7 @@ pub use dpop::DPOP_TYP;
 pub use error::IssuerError;
 pub use metadata::{AS_METADATA_TYP, METADATA_TYP};
 pub use notification::NOTIFICATION_EVENTS;
-pub use offer::{CreatedOffer, NewOffer, PRE_AUTHORIZED_GRANT};
+pub use offer::{CreatedOffer, NewOffer, OfferGrant, PRE_AUTHORIZED_GRANT};
 pub use proof::PROOF_TYP;
 pub use status::CredentialStatus;
 pub use token::{TokenHeaders, TokenRequest, TokenResponse};

@@ -5,6 +5,7 @@ use immerse_jose::jws::SigningHeader;
 use immerse_jose::{Algorithm, jwt};
 use serde_json::{Map, Value, json};
 
+use crate::authorization::AUTHORIZATION_CODE_GRANT;
 use crate::offer::PRE_AUTHORIZED_GRANT;
 use crate::{Issuer, IssuerError};
 
@@ -47,7 +48,7 @@ impl Issuer {
                 (conf.id.clone(), value)
             })
             .collect();
-        let enc: Vec<&str> = ContentEncryption::ALL
+        let enc: Vec<&str> = ContentEncryption::SUPPORTED
             .iter()
             .map(|enc| enc.name())
             .collect();
@@ -86,8 +87,16 @@ impl Issuer {
         let value = json!({
             "issuer": config.issuer,
             "token_endpoint": config.endpoint("token"),
-            "grant_types_supported": [PRE_AUTHORIZED_GRANT],
-            "response_types_supported": [],
+            "grant_types_supported": [PRE_AUTHORIZED_GRANT, AUTHORIZATION_CODE_GRANT],
+            // OpenID4VCI 1.0 s5, RFC 9126 s5: authorization requests only by PAR.
+            "authorization_endpoint": config.endpoint("authorize"),
+            "pushed_authorization_request_endpoint": config.endpoint("par"),
+            "require_pushed_authorization_requests": true,
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            // RFC 9207 s3: `iss` in every authorization response.
+            "authorization_response_iss_parameter_supported": true,
+            "authorization_details_types_supported": ["openid_credential"],
             // OpenID4VCI 1.0 s12.3: anonymous pre-authorized access is not supported.
             "pre-authorized_grant_anonymous_access_supported": false,
             "token_endpoint_auth_methods_supported": ["attest_jwt_client_auth"],

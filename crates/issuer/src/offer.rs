@@ -1,15 +1,28 @@
-//! Credential offers (OpenID4VCI 1.0 s4.1) with a pre-authorized code (s3.5), created
-//! through the admin API.
+//! Credential offers (OpenID4VCI 1.0 s4.1) with a pre-authorized code (s3.5) or the
+//! authorization code grant and its `issuer_state` (s3.4, s5), created through the admin API.
 use immerse_store::OfferRow;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::authorization::AUTHORIZATION_CODE_GRANT;
 use crate::{Issuer, IssuerError, random_token, secret_hash};
 
 /// OpenID4VCI 1.0 s4.1.1 / s6.1: the pre-authorized code grant type.
 pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
 /// Longest tx_code we generate (OpenID4VCI 1.0 s4.1.1 leaves it to the issuer).
 const MAX_TX_CODE_LENGTH: usize = 12;
+
+/// The grant an offer carries (OpenID4VCI 1.0 s4.1.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OfferGrant {
+    /// A pre-authorized code (and optional tx_code): the offer itself authorizes.
+    #[default]
+    PreAuthorizedCode,
+    /// The authorization code flow: the back office has authenticated the subject, and the
+    /// offer's `issuer_state` is what the authorization endpoint recognises them by.
+    AuthorizationCode,
+}
 
 /// What the back office asks for.
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +42,8 @@ pub struct NewOffer {
     /// Credentials wait until the back office marks the offer ready (OpenID4VCI 1.0 s9).
     #[serde(default)]
     pub deferred: bool,
+    #[serde(default)]
+    pub grant: OfferGrant,
 }
 
 /// What the back office gets back. `tx_code` goes to the user on another channel.
@@ -72,9 +87,20 @@ impl Issuer {
                 )));
             }
         };
+        if new.grant == OfferGrant::AuthorizationCode && tx_code.is_some() {
+            return Err(IssuerError::InvalidRequest(
+                "tx_code belongs to the pre-authorized code grant".into(),
+            ));
+        }
         let now = self.now();
         let offer_id = random_token(16)?;
+        // With the authorization_code grant the pre-authorized code is never disclosed, so it
+        // cannot be redeemed; the row keeps one because every offer row has a code.
         let code = random_token(32)?;
+        let issuer_state = match new.grant {
+            OfferGrant::PreAuthorizedCode => None,
+            OfferGrant::AuthorizationCode => Some(random_token(32)?),
+        };
         let mut grant = json!({"pre-authorized_code": code});
         if let (Some(code), Some(grant)) = (&tx_code, grant.as_object_mut()) {
             let mut spec = json!({"input_mode": "numeric", "length": code.len()});
@@ -86,10 +112,14 @@ impl Issuer {
             grant.insert("tx_code".into(), spec);
         }
         // OpenID4VCI 1.0 s4.1.1.
+        let grants = match &issuer_state {
+            None => json!({PRE_AUTHORIZED_GRANT: grant}),
+            Some(state) => json!({AUTHORIZATION_CODE_GRANT: {"issuer_state": state}}),
+        };
         let credential_offer = json!({
             "credential_issuer": config.issuer,
             "credential_configuration_ids": new.credential_configuration_ids,
-            "grants": {PRE_AUTHORIZED_GRANT: grant},
+            "grants": grants,
         });
         let offer_text = credential_offer.to_string();
         let offer_uri = if new.by_reference {
@@ -125,6 +155,12 @@ impl Issuer {
                 expires_at,
             })
             .await?;
+        if let Some(state) = &issuer_state {
+            self.inner
+                .store
+                .set_offer_issuer_state(&offer_id, &secret_hash(state))
+                .await?;
+        }
         tracing::info!(%offer_id, "credential offer created");
         Ok(CreatedOffer {
             offer_id,

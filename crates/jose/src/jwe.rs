@@ -12,6 +12,8 @@ use zeroize::Zeroizing;
 use crate::jws::check_critical;
 use crate::{Curve, Error, KeyMaterial, KeyUse, PublicJwk, base64url, json};
 
+mod cbc_hmac;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KeyManagement {
     EcdhEs,
@@ -48,20 +50,32 @@ impl KeyManagement {
 pub enum ContentEncryption {
     A128Gcm,
     A256Gcm,
+    /// RFC 7518 s5.2.3; decrypted by [`cbc_hmac`], which checks the tag before the padding.
+    A128CbcHs256,
 }
 
 impl ContentEncryption {
+    /// The AES-GCM algorithms, the ones HAIP names for OpenID4VP responses and the default a
+    /// decrypting [`Policy`] accepts. (It predates A128CBC-HS256; [`Self::SUPPORTED`] lists all.)
     pub const ALL: &'static [ContentEncryption] = &[Self::A128Gcm, Self::A256Gcm];
+    /// Every content encryption this crate implements, e.g. for OpenID4VCI 1.0 s12.2.4
+    /// credential request and response encryption.
+    pub const SUPPORTED: &'static [ContentEncryption] =
+        &[Self::A128Gcm, Self::A256Gcm, Self::A128CbcHs256];
 
     pub fn name(self) -> &'static str {
         match self {
             Self::A128Gcm => "A128GCM",
             Self::A256Gcm => "A256GCM",
+            Self::A128CbcHs256 => "A128CBC-HS256",
         }
     }
 
-    fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|enc| enc.name() == name)
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::SUPPORTED
+            .iter()
+            .copied()
+            .find(|enc| enc.name() == name)
     }
 }
 
@@ -128,6 +142,8 @@ pub struct DecryptionKey {
         KeyManagement,
         josekit::jwe::alg::ecdh_es::EcdhEsJweDecrypter,
     )>,
+    /// josekit's context with its A128CBC-HS256 replaced by [`cbc_hmac::A128CbcHs256`].
+    context: josekit::jwe::JweContext,
 }
 
 impl DecryptionKey {
@@ -169,7 +185,13 @@ impl DecryptionKey {
                     .map_err(|err| Error::Key(err.to_string()))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { public, decrypters })
+        let mut context = josekit::jwe::JweContext::new();
+        context.add_content_encryption(Box::new(cbc_hmac::A128CbcHs256));
+        Ok(Self {
+            public,
+            decrypters,
+            context,
+        })
     }
 
     /// The public key to publish as the encryption key (`use: enc`, `kid` = thumbprint).
@@ -194,7 +216,9 @@ impl DecryptionKey {
             .iter()
             .find_map(|(candidate, decrypter)| (*candidate == alg).then_some(decrypter))
             .ok_or_else(|| Error::UnsupportedKeyManagement(alg.name().into()))?;
-        let (plaintext, _) = josekit::jwe::deserialize_compact(token, decrypter)
+        let (plaintext, _) = self
+            .context
+            .deserialize_compact(token, decrypter)
             .map_err(|_| Error::DecryptionFailed)?;
         Ok(Decrypted { header, plaintext })
     }

@@ -31,7 +31,10 @@ pub use disclosure::{Disclosure, SD_ALG};
 pub use error::Error;
 pub use issue::{DEFAULT_TYP, DisclosurePolicy, IssueOptions, issue};
 pub use path::{ClaimPath, PathElement};
-pub use present::{KB_TYP, KeyBindingInput, key_binding_jwt, present, sd_hash};
+pub use present::{
+    KB_TYP, KeyBindingInput, key_binding_jwt, key_binding_jwt_with_claims, present,
+    present_with_claims, sd_hash,
+};
 pub use vc::{
     Credential, LEGACY_VC_TYP, NEVER_DISCLOSABLE, StatusListRef, VC_TYP, VcValidation,
     VerifiedSdJwtVc, issue_vc, verify_vc,

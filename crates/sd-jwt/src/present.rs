@@ -33,6 +33,23 @@ pub async fn present(
     key_binding: Option<(&dyn Signer, KeyBindingInput<'_>)>,
     limits: &Limits,
 ) -> Result<String, Error> {
+    let no_extra_claims = Map::new();
+    let key_binding = key_binding.map(|(holder, input)| (holder, input, &no_extra_claims));
+    present_with_claims(sd_jwt, selection, key_binding, limits).await
+}
+
+/// The KB-JWT claims of RFC 9901 s4.3 that [`key_binding_jwt`] sets itself.
+pub(crate) const KB_CLAIMS: [&str; 4] = ["iat", "aud", "nonce", "sd_hash"];
+
+/// [`present`], with `extra_claims` added to the KB-JWT: what a protocol on top of RFC 9901
+/// binds to the presentation, for example OpenID4VP 1.0's `transaction_data_hashes`
+/// (appendix B.3.3). An extra claim may not replace one of RFC 9901's four.
+pub async fn present_with_claims(
+    sd_jwt: &SdJwt,
+    selection: &[ClaimPath],
+    key_binding: Option<(&dyn Signer, KeyBindingInput<'_>, &Map<String, Value>)>,
+    limits: &Limits,
+) -> Result<String, Error> {
     let payload = sd_jwt.unverified_payload(limits.max_depth)?;
     let processed = process(payload, sd_jwt.disclosures(), limits.max_depth)?;
     let mut reveal = vec![false; sd_jwt.disclosures().len()];
@@ -54,8 +71,10 @@ pub async fn present(
         .zip(&reveal)
         .filter_map(|(disclosure, keep)| keep.then_some(disclosure));
     let mut presentation = compact(sd_jwt.jwt(), revealed);
-    if let Some((holder, input)) = key_binding {
-        presentation.push_str(&key_binding_jwt(holder, &input, &presentation).await?);
+    if let Some((holder, input, extra_claims)) = key_binding {
+        let kb_jwt =
+            key_binding_jwt_with_claims(holder, &input, extra_claims, &presentation).await?;
+        presentation.push_str(&kb_jwt);
     }
     Ok(presentation)
 }
@@ -73,7 +92,25 @@ pub async fn key_binding_jwt(
     input: &KeyBindingInput<'_>,
     sd_jwt: &str,
 ) -> Result<String, Error> {
-    let claims = Map::from_iter([
+    key_binding_jwt_with_claims(holder, input, &Map::new(), sd_jwt).await
+}
+
+/// [`key_binding_jwt`] with `extra_claims` beside RFC 9901's four, none of which they may
+/// replace ([`Error::ReservedClaimName`]).
+pub async fn key_binding_jwt_with_claims(
+    holder: &dyn Signer,
+    input: &KeyBindingInput<'_>,
+    extra_claims: &Map<String, Value>,
+    sd_jwt: &str,
+) -> Result<String, Error> {
+    if let Some(reserved) = KB_CLAIMS
+        .iter()
+        .find(|name| extra_claims.contains_key(**name))
+    {
+        return Err(Error::ReservedClaimName((*reserved).to_owned()));
+    }
+    let mut claims = extra_claims.clone();
+    claims.extend([
         (
             "iat".to_owned(),
             Value::from(input.issued_at.unwrap_or_else(jwt::now)),
@@ -102,4 +139,82 @@ fn resolves(claims: &Map<String, Value>, path: &ClaimPath) -> bool {
         };
     }
     current.is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use immerse_jose::SoftwareSigner;
+    use serde_json::json;
+
+    use super::*;
+    use crate::{DisclosurePolicy, IssueOptions, KeyBindingPolicy, Validation, issue, verify};
+
+    const AUDIENCE: &str = "x509_hash:verifier";
+    const NONCE: &str = "n-0S6_WzA2Mj";
+
+    async fn bound_to(issuer: &SoftwareSigner, holder: &SoftwareSigner) -> SdJwt {
+        let now = jwt::now();
+        let claims = json!({"iss": "https://issuer.test", "iat": now, "exp": now + 600,
+            "given_name": "Erika"});
+        let policy = DisclosurePolicy::new().disclose(ClaimPath::claim("given_name"));
+        let options = IssueOptions::default().holder_key(holder.public_jwk().clone());
+        issue(issuer, claims, &policy, &options).await.unwrap()
+    }
+
+    fn input() -> KeyBindingInput<'static> {
+        KeyBindingInput {
+            audience: AUDIENCE,
+            nonce: NONCE,
+            issued_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn extra_kb_claims_are_signed_and_handed_to_the_verifier() {
+        let (issuer, holder) = (
+            SoftwareSigner::generate().unwrap(),
+            SoftwareSigner::generate().unwrap(),
+        );
+        let sd_jwt = bound_to(&issuer, &holder).await;
+        let Value::Object(extra) = json!({"transaction_data_hashes": ["abc"],
+            "transaction_data_hashes_alg": "sha-256"})
+        else {
+            unreachable!()
+        };
+        let selection = [ClaimPath::claim("given_name")];
+        let key_binding = Some((&holder as &dyn Signer, input(), &extra));
+        let text = present_with_claims(&sd_jwt, &selection, key_binding, &Limits::default())
+            .await
+            .unwrap();
+        let validation = Validation::new(&[crate::DEFAULT_TYP])
+            .key_binding(KeyBindingPolicy::new(AUDIENCE, NONCE));
+        let verified = verify(&text, &validation, issuer.public_jwk()).unwrap();
+        let key_binding = verified.key_binding().unwrap();
+        assert_eq!(
+            key_binding.extra, extra,
+            "exactly the extra claims, none of RFC 9901's"
+        );
+
+        // Without extra claims (`present`), the verifier sees none.
+        let plain = present(
+            &sd_jwt,
+            &selection,
+            Some((&holder, input())),
+            &Limits::default(),
+        )
+        .await
+        .unwrap();
+        let verified = verify(&plain, &validation, issuer.public_jwk()).unwrap();
+        assert!(verified.key_binding().unwrap().extra.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_extra_claim_may_not_replace_a_key_binding_claim() {
+        let holder = SoftwareSigner::generate().unwrap();
+        for name in KB_CLAIMS {
+            let extra = Map::from_iter([(name.to_owned(), Value::from("forged"))]);
+            let refused = key_binding_jwt_with_claims(&holder, &input(), &extra, "jwt~").await;
+            assert_eq!(refused, Err(Error::ReservedClaimName(name.to_owned())));
+        }
+    }
 }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use crate::compact::split;
 use crate::disclosure::SD_ALG;
-use crate::present::{KB_TYP, sd_hash};
+use crate::present::{KB_CLAIMS, KB_TYP, sd_hash};
 use crate::process::process;
 use crate::{ClaimPath, Disclosure, Error, Limits, json};
 
@@ -82,6 +82,10 @@ pub struct KeyBindingClaims {
     pub iat: i64,
     pub aud: String,
     pub nonce: String,
+    /// Every other claim of the KB-JWT (all but `iat`, `aud`, `nonce`, `sd_hash`): what a
+    /// protocol on top of RFC 9901 binds, for its own checks (OpenID4VP 1.0 appendix B.3.3
+    /// `transaction_data_hashes`). RFC 9901 s7.3 leaves them to the application.
+    pub extra: Map<String, Value>,
 }
 
 /// An SD-JWT whose issuer signature, disclosures, time claims and (when required) Key Binding
@@ -302,7 +306,8 @@ fn verify_key_binding(
         Err(immerse_jose::Error::InvalidSignature) => return Err(Error::KbSignatureInvalid),
         Err(other) => return Err(Error::KbJwt(other)),
     };
-    let claims = json::parse_object(&jws.payload, "KB-JWT payload", validation.limits.max_depth)?;
+    let mut claims =
+        json::parse_object(&jws.payload, "KB-JWT payload", validation.limits.max_depth)?;
 
     // Step 5.5: `iat` within the window: not in the future beyond skew, not too old.
     let now = validation.now.unwrap_or_else(jwt::now);
@@ -334,10 +339,15 @@ fn verify_key_binding(
     if string_claim(&claims, "sd_hash")? != sd_hash(sd_jwt) {
         return Err(Error::KbSdHashMismatch);
     }
+    let (aud, nonce) = (aud.to_owned(), nonce.to_owned());
+    for name in KB_CLAIMS {
+        claims.remove(name);
+    }
     Ok(KeyBindingClaims {
         iat,
-        aud: aud.to_owned(),
-        nonce: nonce.to_owned(),
+        aud,
+        nonce,
+        extra: claims,
     })
 }
 

@@ -59,6 +59,46 @@ pub struct AccessTokenRow {
     /// RFC 7638 thumbprint (base64url) of the DPoP key the token is bound to.
     pub jkt: String,
     pub expires_at: i64,
+    /// JSON array of the credential identifiers granted (OpenID4VCI 1.0 s6.2), when the grant
+    /// came from `authorization_details`; `None` otherwise.
+    pub credential_identifiers: Option<String>,
+}
+
+/// What a handle of the authorization code flow stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthorizationKind {
+    /// A pushed authorization request's `request_uri` (RFC 9126 s2.2).
+    RequestUri,
+    /// An authorization code (RFC 6749 s4.1.2).
+    Code,
+}
+
+impl AuthorizationKind {
+    fn name(self) -> &'static str {
+        match self {
+            Self::RequestUri => "request_uri",
+            Self::Code => "code",
+        }
+    }
+}
+
+/// A pushed authorization request or the code issued for it: what the token endpoint checks.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct AuthorizationRow {
+    /// Hex of SHA-256 of the request_uri or code.
+    pub handle_hash: String,
+    pub offer_id: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// RFC 7636 s4.2 S256 `code_challenge`.
+    pub code_challenge: String,
+    /// The client's `state`, echoed in the authorization response.
+    pub state: Option<String>,
+    /// JSON array of the credential configuration ids authorized.
+    pub configuration_ids: String,
+    /// 1: authorized through `authorization_details` (the token response returns them).
+    pub by_details: i64,
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
@@ -310,14 +350,15 @@ impl Store {
 
     pub async fn insert_access_token(&self, row: &AccessTokenRow) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO issuer_access_tokens (token_hash, offer_id, client_id, jkt, expires_at) \
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO issuer_access_tokens (token_hash, offer_id, client_id, jkt, expires_at, \
+             credential_identifiers) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&row.token_hash)
         .bind(&row.offer_id)
         .bind(&row.client_id)
         .bind(&row.jkt)
         .bind(row.expires_at)
+        .bind(&row.credential_identifiers)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -330,10 +371,99 @@ impl Store {
         now: i64,
     ) -> Result<Option<AccessTokenRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT token_hash, offer_id, client_id, jkt, expires_at FROM issuer_access_tokens \
-             WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT token_hash, offer_id, client_id, jkt, expires_at, credential_identifiers \
+             FROM issuer_access_tokens WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Gives an offer the (hashed) `issuer_state` of its authorization_code grant.
+    pub async fn set_offer_issuer_state(
+        &self,
+        offer_id: &str,
+        issuer_state_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE issuer_offers SET issuer_state_hash = $1 WHERE offer_id = $2")
+            .bind(issuer_state_hash)
+            .bind(offer_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The offer whose authorization_code grant carries this `issuer_state` (hash).
+    pub async fn offer_by_issuer_state(
+        &self,
+        issuer_state_hash: &str,
+    ) -> Result<Option<OfferRow>, StoreError> {
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            offer_columns!(),
+            " FROM issuer_offers WHERE issuer_state_hash = $1"
+        ))
+        .bind(issuer_state_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Spends an open, active, unexpired offer by id (the authorization code grant's
+    /// counterpart of [`Store::redeem_pre_authorized`]): one UPDATE decides, so an offer yields
+    /// one access token whichever grant redeems it.
+    pub async fn redeem_offer(&self, offer_id: &str, now: i64) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE issuer_offers SET state = 'redeemed' \
+             WHERE offer_id = $1 AND state = 'open' AND status = 'active' AND expires_at > $2",
+        )
+        .bind(offer_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(updated.rows_affected() == 1)
+    }
+
+    pub async fn insert_authorization(
+        &self,
+        kind: AuthorizationKind,
+        row: &AuthorizationRow,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO issuer_authorizations (handle_hash, kind, offer_id, client_id, \
+             redirect_uri, code_challenge, state, configuration_ids, by_details, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&row.handle_hash)
+        .bind(kind.name())
+        .bind(&row.offer_id)
+        .bind(&row.client_id)
+        .bind(&row.redirect_uri)
+        .bind(&row.code_challenge)
+        .bind(&row.state)
+        .bind(&row.configuration_ids)
+        .bind(row.by_details)
+        .bind(row.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The request or code of `kind` with this hash, while unexpired at `now`. Whether it was
+    /// already used is the replay cache's to say.
+    pub async fn authorization(
+        &self,
+        kind: AuthorizationKind,
+        handle_hash: &str,
+        now: i64,
+    ) -> Result<Option<AuthorizationRow>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT handle_hash, offer_id, client_id, redirect_uri, code_challenge, state, \
+             configuration_ids, by_details, expires_at FROM issuer_authorizations \
+             WHERE handle_hash = $1 AND kind = $2 AND expires_at > $3",
+        )
+        .bind(handle_hash)
+        .bind(kind.name())
         .bind(now)
         .fetch_optional(&self.pool)
         .await?)
@@ -546,5 +676,62 @@ mod tests {
             store.offer("a").await.expect("offer").expect("row").status,
             "revoked"
         );
+    }
+
+    #[tokio::test]
+    async fn authorizations_are_found_by_kind_and_only_until_they_expire() {
+        let store = Store::connect_in_memory().await.expect("connect");
+        store.insert_offer(&offer("a", None)).await.expect("insert");
+        store
+            .set_offer_issuer_state("a", "state-hash")
+            .await
+            .expect("issuer_state");
+        assert_eq!(
+            store
+                .offer_by_issuer_state("state-hash")
+                .await
+                .expect("offer")
+                .expect("row")
+                .offer_id,
+            "a"
+        );
+        let row = AuthorizationRow {
+            handle_hash: "request-hash".into(),
+            offer_id: "a".into(),
+            client_id: "wallet".into(),
+            redirect_uri: "https://wallet.test/cb".into(),
+            code_challenge: "challenge".into(),
+            state: None,
+            configuration_ids: "[\"pid\"]".into(),
+            by_details: 1,
+            expires_at: 60,
+        };
+        store
+            .insert_authorization(AuthorizationKind::RequestUri, &row)
+            .await
+            .expect("insert");
+        let found = store
+            .authorization(AuthorizationKind::RequestUri, "request-hash", 59)
+            .await
+            .expect("lookup");
+        assert_eq!(found, Some(row));
+        // A request_uri is not a code, and expired at its expiry.
+        for (kind, now) in [
+            (AuthorizationKind::Code, 10),
+            (AuthorizationKind::RequestUri, 60),
+        ] {
+            assert!(
+                store
+                    .authorization(kind, "request-hash", now)
+                    .await
+                    .expect("lookup")
+                    .is_none()
+            );
+        }
+        // The offer is redeemed once, and not after its expiry.
+        assert!(store.redeem_offer("a", 10).await.expect("redeem"));
+        assert!(!store.redeem_offer("a", 10).await.expect("redeem"));
+        store.insert_offer(&offer("b", None)).await.expect("insert");
+        assert!(!store.redeem_offer("b", 100).await.expect("redeem"));
     }
 }

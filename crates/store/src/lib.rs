@@ -12,7 +12,10 @@ mod registry;
 mod replay;
 mod verifier;
 
-pub use issuer::{AccessTokenRow, CredentialRow, DeferredRow, OfferRow, Redemption, StatusListRow};
+pub use issuer::{
+    AccessTokenRow, AuthorizationKind, AuthorizationRow, CredentialRow, DeferredRow, OfferRow,
+    Redemption, StatusListRow,
+};
 pub use registry::{
     AdminTokenRow, AuditRow, CheckpointRow, EntityRow, KeyRow, LogLeafRow, SecretUse, WriteTx,
 };

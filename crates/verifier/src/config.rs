@@ -1,5 +1,6 @@
 //! Configuration and the verifier's client identity.
 use immerse_jose::{PublicJwk, Signer, base64url};
+use immerse_net::Origins;
 use openssl::x509::X509;
 use sha2::{Digest, Sha256};
 
@@ -49,6 +50,9 @@ pub struct Config {
     pub status_default_ttl: u64,
     /// Request bodies are capped (SYSTEM.md s5).
     pub max_body_bytes: usize,
+    /// Where status list URIs are fetched from: empty in production; on one development
+    /// machine, issuers' public origins routed to their loopback ports.
+    pub origins: Origins,
 }
 
 impl Config {
@@ -65,6 +69,7 @@ impl Config {
             status_max_bytes: 1024 * 1024,
             status_default_ttl: 300,
             max_body_bytes: 64 * 1024,
+            origins: Origins::default(),
         }
     }
 

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use immerse_registry::model::KeyInvalid;
 use serde_json::json;
 
+use crate::TransactionDataMismatch;
 use crate::dcql::{DcqlError, DcqlMismatch};
 
 /// Why one presentation in a `vp_token` is refused (OpenID4VP 1.0 s8.6).
@@ -24,6 +25,9 @@ pub enum PresentationError {
     IssuerKeyInvalid(KeyInvalid),
     #[error("credential does not answer the query: {0}")]
     Dcql(DcqlMismatch),
+    /// OpenID4VP 1.0 s8.4: the KB-JWT does not bind the requested transaction data.
+    #[error("transaction data binding refused: {0}")]
+    TransactionData(TransactionDataMismatch),
     #[error("credential has no status_list reference, which this verifier requires")]
     MissingStatus,
     #[error("credential status is {0}")]
@@ -48,6 +52,9 @@ impl PresentationError {
             Self::IssuerKeyUnavailable(_) => "issuer_key_unavailable".into(),
             Self::IssuerKeyInvalid(reason) => format!("issuer_key:{}", variant_name(reason)),
             Self::Dcql(mismatch) => format!("dcql:{}", variant_name(mismatch)),
+            Self::TransactionData(mismatch) => {
+                format!("transaction_data:{}", variant_name(mismatch))
+            }
             Self::MissingStatus => "status_missing".into(),
             Self::Status(status) => format!("status:{status}"),
             Self::StatusUnavailable(_) => "status_unavailable".into(),

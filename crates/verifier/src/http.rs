@@ -1,5 +1,5 @@
 //! HTTP for the verifier: the relying-party API (bearer token), the wallet's `request_uri` and
-//! `response_uri`. Handlers extract, call a [`Verifier`] method and map the result.
+//! `response_uri`, and the relying party's web page (`/rp/`, see `page.rs`). Handlers extract, call a [`Verifier`] method and map the result.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,7 +18,7 @@ use crate::{NewRequest, Verifier, VerifierError, WalletResponse, token_hash};
 
 /// The relying party's token hash, from `Authorization: Bearer` (RFC 6750 s2.1); checked
 /// before the body is read.
-struct RelyingParty(String);
+pub(crate) struct RelyingParty(pub(crate) String);
 
 impl FromRequestParts<Arc<Verifier>> for RelyingParty {
     type Rejection = VerifierError;
@@ -50,6 +50,8 @@ pub fn router(verifier: Arc<Verifier>) -> Router {
         .route("/v1/requests/{id}", get(result))
         .route("/request/{id}", get(request_get).post(request_post))
         .route("/response/{id}", post(response))
+        .route("/v1/pages", post(crate::page::create_page))
+        .merge(crate::page::routes())
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -23,10 +23,12 @@ mod config;
 pub mod dcql;
 mod error;
 pub mod http;
+mod page;
 mod presentation;
 mod request;
 mod response;
 mod status;
+mod transaction_data;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,11 +39,13 @@ use immerse_store::Store;
 
 pub use config::{ClientIdentity, Config, ConfigFile, ResponseMode, token_hash};
 pub use error::{PresentationError, VerifierError};
+pub use page::{COOKIE as PAGE_COOKIE, PageLink};
 pub use presentation::Binding;
 pub use request::{
     CreatedRequest, NewRequest, REQUEST_OBJECT_TYP, RequestUriFetch, SELF_ISSUED_AUDIENCE,
 };
 pub use response::{RequestResult, ResponseAccepted, WalletResponse};
+pub use transaction_data::{SHA_256, TransactionData, TransactionDataMismatch};
 
 /// Reads "now" in unix seconds; injectable for tests.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -54,6 +58,7 @@ pub struct Verifier {
     store: Store,
     registry: RegistryClient,
     keys: EphemeralKeys,
+    pages: page::PageSessions,
     status: status::StatusCache,
     clock: Clock,
 }
@@ -81,14 +86,19 @@ impl Verifier {
         registry: RegistryClient,
         clock: Clock,
     ) -> Result<Self, VerifierError> {
-        let status = status::StatusCache::new(config.status_max_bytes, config.status_default_ttl)
-            .map_err(|err| VerifierError::Config(format!("HTTP client: {err}")))?;
+        let status = status::StatusCache::new(
+            config.status_max_bytes,
+            config.status_default_ttl,
+            config.origins.clone(),
+        )
+        .map_err(|err| VerifierError::Config(format!("HTTP client: {err}")))?;
         Ok(Self {
             config,
             identity,
             store,
             registry,
             keys: EphemeralKeys::default(),
+            pages: page::PageSessions::default(),
             status,
             clock,
         })

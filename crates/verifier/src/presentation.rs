@@ -7,7 +7,8 @@ use immerse_status_list::StatusReference;
 use serde_json::{Map, Value};
 
 use crate::dcql::CredentialQuery;
-use crate::{PresentationError, Verifier};
+use crate::transaction_data::check_binding;
+use crate::{PresentationError, TransactionData, Verifier};
 
 /// What a presentation must be bound to (OpenID4VP 1.0 s14.1.2, appendix B.3.6).
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +17,8 @@ pub struct Binding<'a> {
     pub client_id: &'a str,
     /// The request's `nonce`: the KB-JWT `nonce`.
     pub nonce: &'a str,
+    /// The request's `transaction_data`: the KB-JWT `transaction_data_hashes` (s8.4).
+    pub transaction_data: &'a [TransactionData],
 }
 
 impl Verifier {
@@ -52,6 +55,15 @@ impl Verifier {
         }
         // OpenID4VP 1.0 s6.4, appendix B.3.5: the vct and the claims the query asked for.
         query.matches(&verified).map_err(PresentationError::Dcql)?;
+        // OpenID4VP 1.0 s8.4, appendix B.3.3: the transaction data this credential authorizes.
+        // Key Binding is always required above, so the KB-JWT claims are there.
+        let no_claims = Map::new();
+        let kb_claims = verified
+            .sd_jwt()
+            .key_binding()
+            .map_or(&no_claims, |key_binding| &key_binding.extra);
+        check_binding(binding.transaction_data, &query.id, kb_claims)
+            .map_err(PresentationError::TransactionData)?;
 
         // OpenID4VP 1.0 s8.6, Token Status List draft s8.3: status, fail closed.
         match verified.status() {

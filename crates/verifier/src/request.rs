@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::ResponseMode;
 use crate::dcql::{DcqlQuery, FORMAT_SD_JWT_VC};
-use crate::{Verifier, VerifierError};
+use crate::{TransactionData, Verifier, VerifierError};
 
 /// The `typ` of a signed request object (OpenID4VP 1.0 s5, RFC 9101 s10.8).
 pub const REQUEST_OBJECT_TYP: &str = "oauth-authz-req+jwt";
@@ -32,6 +32,10 @@ pub struct NewRequest {
     /// Same-device flow: answer the wallet with a redirect carrying a `response_code`.
     #[serde(default)]
     pub same_device: bool,
+    /// OpenID4VP 1.0 s5.1: typed parameter sets (`type`, `credential_ids`, optionally
+    /// `transaction_data_hashes_alg`, and the type's own fields) the End-User authorizes.
+    #[serde(default)]
+    pub transaction_data: Vec<Value>,
 }
 
 /// What the relying party gets back: show `authorization_request` as a QR code or a link.
@@ -51,6 +55,8 @@ pub(crate) struct StoredRequest {
     pub response_mode: ResponseMode,
     pub client_id: String,
     pub same_device: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transaction_data: Vec<TransactionData>,
 }
 
 /// How the wallet fetched the request object (OpenID4VP 1.0 s5.10).
@@ -81,6 +87,7 @@ impl Verifier {
         request: NewRequest,
     ) -> Result<CreatedRequest, VerifierError> {
         let dcql_query = DcqlQuery::parse(request.dcql_query)?;
+        let transaction_data = TransactionData::parse_all(request.transaction_data, &dcql_query)?;
         // HAIP s5: encrypted responses by default; clear ones only where configured.
         let response_mode = request.response_mode.unwrap_or(ResponseMode::DirectPostJwt);
         if response_mode == ResponseMode::DirectPost && !self.config.allow_direct_post {
@@ -116,6 +123,7 @@ impl Verifier {
             response_mode,
             client_id: self.identity.client_id().to_owned(),
             same_device: request.same_device,
+            transaction_data,
         };
         let request_json = serde_json::to_string(&stored)
             .map_err(|err| VerifierError::Internal(err.to_string()))?;
@@ -200,6 +208,15 @@ impl Verifier {
             serde_json::to_value(&request.dcql_query)
                 .map_err(|err| VerifierError::Internal(err.to_string()))?,
         );
+        // OpenID4VP 1.0 s5.1: each item as base64url-encoded JSON.
+        if !request.transaction_data.is_empty() {
+            let encoded: Vec<&str> = request
+                .transaction_data
+                .iter()
+                .map(TransactionData::encoded)
+                .collect();
+            claims.insert("transaction_data".into(), json!(encoded));
+        }
         claims.insert(
             "client_metadata".into(),
             self.client_metadata(id, &request)?,

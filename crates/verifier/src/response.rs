@@ -116,6 +116,7 @@ impl Verifier {
         let binding = Binding {
             client_id: &request.client_id,
             nonce: &session.nonce,
+            transaction_data: &request.transaction_data,
         };
         let outcome = self.verify_vp_token(&request, &vp_token, binding).await;
         let (stored, answer) = match outcome {

@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use immerse_jose::PublicJwkSet;
+use immerse_net::Origins;
 use immerse_status_list::{MEDIA_TYPE, Status, StatusReference, VerifiedStatusList, Verifier};
 
 use crate::PresentationError;
@@ -17,18 +18,24 @@ const MAX_CACHED: usize = 1024;
 /// Verified status lists by URI, with the time each must be refreshed.
 pub(crate) struct StatusCache {
     http: reqwest::Client,
+    origins: Origins,
     lists: Mutex<HashMap<String, (VerifiedStatusList, i64)>>,
     max_bytes: usize,
     default_ttl: u64,
 }
 
 impl StatusCache {
-    pub fn new(max_bytes: usize, default_ttl: u64) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        max_bytes: usize,
+        default_ttl: u64,
+        origins: Origins,
+    ) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: reqwest::Client::builder()
                 .timeout(FETCH_TIMEOUT)
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
+            origins,
             lists: Mutex::default(),
             max_bytes,
             default_ttl,
@@ -73,7 +80,7 @@ impl StatusCache {
         now: i64,
     ) -> Result<VerifiedStatusList, PresentationError> {
         let unavailable = |reason: String| PresentationError::StatusUnavailable(reason);
-        let url = reqwest::Url::parse(&reference.uri)
+        let url = reqwest::Url::parse(&self.origins.locate(&reference.uri))
             .map_err(|err| unavailable(format!("uri: {err}")))?;
         if !matches!(url.scheme(), "https" | "http") {
             return Err(unavailable("uri is not http(s)".into()));

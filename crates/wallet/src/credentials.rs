@@ -1,9 +1,14 @@
-//! The credentials the wallet holds, each with the Holder Key its `cnf` names.
+//! The credentials the wallet holds, each with the Holder Key its `cnf` names; their expiry
+//! and status.
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use immerse_jose::SoftwareSigner;
 use immerse_sd_jwt::StatusListRef;
+use immerse_status_list::{DEFAULT_MAX_DECOMPRESSED, Status, StatusReference, Verifier};
 use serde_json::{Map, Value};
+
+use crate::WalletError;
 
 /// One issued SD-JWT VC, as verified on receipt.
 #[derive(Clone)]
@@ -84,7 +89,9 @@ impl CredentialStore {
     }
 
     pub fn len(&self) -> usize {
-        self.credentials.read().map_or(0, |credentials| credentials.len())
+        self.credentials
+            .read()
+            .map_or(0, |credentials| credentials.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -94,4 +101,62 @@ impl CredentialStore {
 
 fn is_expired(credential: &StoredCredential, now: i64) -> bool {
     credential.expires_at.is_some_and(|exp| exp <= now)
+}
+
+impl crate::Wallet {
+    /// The credential's current status from its issuer's Token Status List: the token fetched
+    /// (`Accept: application/statuslist+jwt`, draft s8.1), verified with the issuer's keys from
+    /// the registry (`typ`, `sub` = the list URI, `exp`/`ttl`, bounded inflation; draft s8.3),
+    /// and read at the credential's index. A credential without a `status` reference is
+    /// [`Status::Valid`]: nothing can revoke it. Call it before presenting.
+    pub async fn check_status(&self, credential: &StoredCredential) -> Result<Status, WalletError> {
+        let Some(reference) = &credential.status else {
+            return Ok(Status::Valid);
+        };
+        let unavailable = |reason: String| WalletError::StatusUnavailable(reason);
+        let request = self
+            .http()
+            .get(self.locate(&reference.uri))
+            .header(reqwest::header::ACCEPT, immerse_status_list::MEDIA_TYPE);
+        let fetched = self
+            .exchange(&reference.uri, request)
+            .await?
+            .success()
+            .map_err(|err| unavailable(err.to_string()))?;
+        let token = fetched.text()?;
+        let keys = self
+            .registry()
+            .verification_keys(&credential.issuer)
+            .await?;
+        let max = self
+            .config()
+            .max_response_bytes
+            .max(DEFAULT_MAX_DECOMPRESSED);
+        Verifier::new(max)
+            .at(self.now())
+            .status_of(
+                token.trim(),
+                &StatusReference::new(reference.idx, reference.uri.clone()),
+                &keys,
+            )
+            .map_err(|err| unavailable(err.to_string()))
+    }
+
+    /// Removes expired credentials every `period` until the returned task is aborted (SYSTEM.md
+    /// s2, issuance step 6). Presentation also filters by expiry, so a credential that expires
+    /// between two sweeps is still never presented.
+    pub fn spawn_expiry_task(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+        let wallet = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let removed = wallet.credentials().remove_expired(wallet.now());
+                if removed > 0 {
+                    tracing::info!(removed, "expired credentials removed");
+                }
+            }
+        })
+    }
 }

@@ -412,3 +412,84 @@ async fn encrypted_credential_request_to_the_metadata_key_is_accepted() {
         .unwrap();
     assert_error(response, 400, "invalid_encryption_parameters").await;
 }
+
+/// OpenID4VCI 1.0 s10 with the third content encryption the metadata lists: a wallet asking
+/// for A128CBC-HS256 gets its response in it, and may encrypt its request with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_asking_for_a128cbc_hs256_gets_it_both_ways() {
+    use immerse_jose::jwe::{ContentEncryption, KeyManagement};
+    let env = start(|_| {}).await;
+    let metadata: Value = env
+        .http
+        .get(env.url("/.well-known/openid-credential-issuer"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for part in [
+        "credential_request_encryption",
+        "credential_response_encryption",
+    ] {
+        assert_eq!(
+            metadata[part]["enc_values_supported"],
+            json!(["A128GCM", "A256GCM", "A128CBC-HS256"]),
+            "{part}"
+        );
+    }
+    let issuer_key = immerse_jose::PublicJwk::try_from(
+        metadata["credential_request_encryption"]["jwks"]["keys"][0].clone(),
+    )
+    .unwrap();
+    let wallet = Wallet::new();
+    let offer = env.simple_offer().await;
+    let token = env.access_token(&wallet, &offer).await;
+    let holder = SoftwareSigner::generate().unwrap();
+    let proof = env
+        .key_proof(&holder, &env.c_nonce().await, json!({}))
+        .await;
+    let response_key = DecryptionKey::generate(Curve::P256).unwrap();
+    let mut jwk = response_key.public_jwk().to_object();
+    jwk.insert("alg".into(), "ECDH-ES".into());
+    let body = json!({
+        "credential_configuration_id": CONFIGURATION,
+        "proofs": {"jwt": [proof]},
+        "credential_response_encryption": {"jwk": jwk, "enc": "A128CBC-HS256"},
+    });
+    let request = immerse_jose::jwe::encrypt_compact(
+        body.to_string().as_bytes(),
+        &issuer_key,
+        KeyManagement::EcdhEs,
+        ContentEncryption::A128CbcHs256,
+        &Default::default(),
+    )
+    .unwrap();
+    let dpop = env
+        .dpop(&wallet.dpop, "/credential", Some(&token), json!({}))
+        .await;
+    let response = env
+        .http
+        .post(env.url("/credential"))
+        .header("Authorization", format!("DPoP {token}"))
+        .header("DPoP", dpop)
+        .header("Content-Type", "application/jwt")
+        .body(request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let jwe = response.text().await.unwrap();
+    let policy = Policy {
+        content_encryption: &[ContentEncryption::A128CbcHs256],
+        ..Policy::default()
+    };
+    let plain = response_key.decrypt(&jwe, &policy).unwrap();
+    assert_eq!(plain.header["enc"], "A128CBC-HS256");
+    assert_eq!(
+        plain.header["kid"],
+        response_key.public_jwk().kid().unwrap()
+    );
+    let credentials: Value = serde_json::from_slice(&plain.plaintext).unwrap();
+    assert_eq!(credentials["credentials"].as_array().unwrap().len(), 1);
+}

@@ -30,7 +30,7 @@ async fn unknown_grant_type_is_unsupported_grant_type() {
             &wallet,
             &Env::code(&offer),
             TokenOpts {
-                grant_type: Some("authorization_code"),
+                grant_type: Some("client_credentials"),
                 ..Default::default()
             },
         )

@@ -77,6 +77,8 @@ pub struct Options {
     /// Point credentials at a status URI nobody serves.
     pub status_unreachable: bool,
     pub allow_direct_post: bool,
+    /// The verifier's store; an in-memory SQLite database unless given.
+    pub store: Option<Store>,
 }
 
 pub struct World {
@@ -180,7 +182,10 @@ impl World {
             client_options,
         )
         .unwrap();
-        let store = Store::connect_in_memory().await.unwrap();
+        let store = match options.store {
+            Some(store) => store,
+            None => Store::connect_in_memory().await.unwrap(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::new(base.clone()).with_api_token(API_TOKEN);
@@ -276,11 +281,25 @@ impl World {
     }
 
     pub async fn session_for(&self, query: Value) -> Session {
-        let created = self.create(json!({"dcql_query": query})).await;
-        let request_uri = created["request_uri"].as_str().unwrap().to_owned();
+        self.session_with(json!({"dcql_query": query})).await
+    }
+
+    /// Creates a request from the relying party's whole `body` and fetches its request object.
+    pub async fn session_with(&self, body: Value) -> Session {
+        let created = self.create(body).await;
+        self.fetch_session(
+            created["id"].as_str().unwrap(),
+            created["request_uri"].as_str().unwrap(),
+        )
+        .await
+    }
+
+    /// What a wallet does with a `request_uri`: fetches (POST, with a wallet_nonce) and checks
+    /// the request object of session `id`.
+    pub async fn fetch_session(&self, id: &str, request_uri: &str) -> Session {
         let jwt = self
             .http
-            .post(&request_uri)
+            .post(request_uri)
             .form(&[("wallet_nonce", "wn-123")])
             .send()
             .await
@@ -291,7 +310,7 @@ impl World {
         let claims = self.verify_request_object(&jwt);
         assert_eq!(claims["wallet_nonce"], "wn-123");
         Session {
-            id: created["id"].as_str().unwrap().to_owned(),
+            id: id.to_owned(),
             client_id: claims["client_id"].as_str().unwrap().to_owned(),
             nonce: claims["nonce"].as_str().unwrap().to_owned(),
             state: claims["state"].as_str().unwrap().to_owned(),
