@@ -251,6 +251,18 @@ async fn keep_running(
         "  paste this request into the consent page: {}",
         request.authorization_request
     );
+    let page_link = verifier
+        .call(
+            verifier
+                .http
+                .post(format!("{}/v1/pages", verifier.base))
+                .json(&json!({"dcql_query": employee_query()})),
+        )
+        .await?;
+    println!(
+        "  verifier page (one-time entry link, open within 60 s): {}",
+        page_link["url"].as_str().unwrap_or_default()
+    );
     println!(
         "  verifier result (bearer {}): {}/v1/requests/{}",
         sandbox.verifier_api_token(),
@@ -287,19 +299,9 @@ impl RelyingParty {
         }
     }
 
-    /// Asks for given and family name, and the department if the holder agrees.
+    /// Asks for [`employee_query`].
     async fn create_request(&self) -> Result<CreatedRequest, CliError> {
-        let query = json!({"credentials": [{
-            "id": "employee",
-            "format": "dc+sd-jwt",
-            "meta": {"vct_values": [immerse_sandbox::VCT]},
-            "claims": [
-                {"id": "given", "path": ["given_name"]},
-                {"id": "family", "path": ["family_name"]},
-                {"id": "department", "path": ["department"]}
-            ],
-            "claim_sets": [["given", "family", "department"], ["given", "family"]]
-        }]});
+        let query = employee_query();
         let created: Value = self
             .call(
                 self.http
@@ -366,6 +368,21 @@ fn wallet_config(
     );
     config.origins = sandbox.origins();
     Ok(config)
+}
+
+/// Given and family name, and the department if the holder agrees.
+fn employee_query() -> Value {
+    json!({"credentials": [{
+        "id": "employee",
+        "format": "dc+sd-jwt",
+        "meta": {"vct_values": [immerse_sandbox::VCT]},
+        "claims": [
+            {"id": "given", "path": ["given_name"]},
+            {"id": "family", "path": ["family_name"]},
+            {"id": "department", "path": ["department"]}
+        ],
+        "claim_sets": [["given", "family", "department"], ["given", "family"]]
+    }]})
 }
 
 fn employee() -> Value {
