@@ -68,9 +68,9 @@ fn a_key_token() -> Result<AKeyToken, CliError> {
         return Ok(AKeyToken::Ready(None));
     }
     let dir = tempfile::tempdir().map_err(|err| CliError::Io(err.to_string()))?;
-    let pin = immerse_jose::base64url::encode(random_bytes::<16>()?);
+    let pin = crate::registry::random_token()?;
     let conf = init_softhsm_token(dir.path(), TOKEN_LABEL, &pin)?;
-    write_private(&dir.path().join("pin"), pin.as_bytes())?;
+    crate::keys::write_private_file(&dir.path().join("pin"), pin.as_bytes())?;
     let exe = std::env::current_exe().map_err(|err| CliError::Io(err.to_string()))?;
     let status = std::process::Command::new(exe)
         .args(std::env::args_os().skip(1))
@@ -405,24 +405,4 @@ fn step(what: &str, held: bool, started: Instant) -> Result<(), CliError> {
 
 fn demo_error(err: impl std::fmt::Display) -> CliError {
     CliError::Demo(err.to_string())
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N], CliError> {
-    let mut bytes = [0u8; N];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|err| CliError::Io(err.to_string()))?;
-    Ok(bytes)
-}
-
-/// Writes a secret readable by its owner only.
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), CliError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
-    file.write_all(bytes)
-        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))
 }

@@ -145,8 +145,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(CliError::from)
 }
 
-/// Creates `path` readable by its owner only, refusing to overwrite an existing key.
-fn write_private_file(path: &PathBuf, contents: &[u8]) -> Result<(), CliError> {
+/// Creates `path` readable by its owner only, refusing to overwrite an existing file.
+pub(crate) fn write_private_file(path: &std::path::Path, contents: &[u8]) -> Result<(), CliError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .write(true)

@@ -205,21 +205,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
 
 /// Replaces `path` with `secret`, readable by its owner only.
 fn write_secret(path: &Path, secret: &str) -> Result<(), CliError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(CliError::Io(format!("{}: {err}", path.display()))),
     }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
-    file.write_all(secret.as_bytes())
-        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))
+    crate::keys::write_private_file(path, secret.as_bytes())
 }
 
 impl Client {
