@@ -1,6 +1,7 @@
 //! `immerse`: one binary for every IMMERSE service, the demo, and admin commands.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod attestation;
 mod cosign;
 mod demo;
@@ -70,6 +71,9 @@ enum Command {
     /// Verify SLSA provenance (slsa-verifier's flags) and generate it.
     #[command(subcommand)]
     Slsa(slsa::SlsaCommand),
+    /// The Kubernetes admission webhook: serve it, judge manifests offline, print its CRD.
+    #[command(subcommand)]
+    Admission(admission::AdmissionCommand),
     /// The whole credential lifecycle on one machine, on embedded defaults (SQLite, loopback,
     /// no cluster): issuance to an attested wallet, selective disclosure, revocation.
     Demo(demo::DemoArgs),
@@ -132,6 +136,7 @@ fn main() -> ExitCode {
             Command::Sigstore(command) => sigstore::run(command).await,
             Command::Cosign(command) => cosign::run(command).await,
             Command::Slsa(command) => slsa::run(command).await,
+            Command::Admission(command) => admission::run(command).await,
             Command::Demo(args) => demo::run(args).await,
         }
     });

@@ -1,6 +1,6 @@
 //! What every `immerse <service> serve` shares: the health probes, the listener, graceful
 //! shutdown on SIGTERM (what Kubernetes sends) and Ctrl-C, and the registry a service trusts.
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use axum::Router;
 use axum::extract::State;
@@ -33,17 +33,22 @@ pub struct RegistryTrust {
 
 impl RegistryTrust {
     pub fn client(&self) -> Result<RegistryClient, CliError> {
-        let text = std::fs::read_to_string(&self.registry_jwk)
-            .map_err(|err| CliError::Io(format!("{}: {err}", self.registry_jwk.display())))?;
-        let key: PublicJwk = serde_json::from_str(&text)
-            .map_err(|err| CliError::Io(format!("{}: {err}", self.registry_jwk.display())))?;
-        Ok(RegistryClient::new(
-            self.registry_url.clone(),
-            self.registry_id.clone(),
-            key,
-            ClientOptions::default(),
-        )?)
+        registry_client(&self.registry_url, &self.registry_id, &self.registry_jwk)
     }
+}
+
+/// A Key Registry client trusting the JWK in `jwk_file` for documents issued as `id`.
+pub fn registry_client(url: &str, id: &str, jwk_file: &Path) -> Result<RegistryClient, CliError> {
+    let text = std::fs::read_to_string(jwk_file)
+        .map_err(|err| CliError::Io(format!("{}: {err}", jwk_file.display())))?;
+    let key: PublicJwk = serde_json::from_str(&text)
+        .map_err(|err| CliError::Io(format!("{}: {err}", jwk_file.display())))?;
+    Ok(RegistryClient::new(
+        url.to_owned(),
+        id.to_owned(),
+        key,
+        ClientOptions::default(),
+    )?)
 }
 
 /// `router` plus `/healthz` (the process answers) and `/readyz` (its database answers too).
