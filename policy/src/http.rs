@@ -109,7 +109,25 @@ async fn review(state: &WebhookState, body: &[u8], mutate: bool) -> Response {
     if !decision.warnings.is_empty() {
         response.warnings = Some(decision.warnings.clone());
     }
-    axum::Json(response.into_review()).into_response()
+    match review_json(response) {
+        Ok(json) => axum::Json(json).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}
+
+/// The review as JSON, with `patch` base64-encoded: kube-apiserver reads it as Go `[]byte`,
+/// which JSON carries as base64, while kube-core serializes its `Vec<u8>` as an array of
+/// numbers (which the API server would refuse, failing every mutation).
+fn review_json(response: AdmissionResponse) -> Result<serde_json::Value, String> {
+    use base64::Engine as _;
+    let patch = response.patch.clone();
+    let mut json = serde_json::to_value(response.into_review()).map_err(|e| e.to_string())?;
+    if let (Some(patch), Some(slot)) = (patch, json.pointer_mut("/response/patch")) {
+        *slot = base64::engine::general_purpose::STANDARD
+            .encode(patch)
+            .into();
+    }
+    Ok(json)
 }
 
 /// One line per decision, for the audit trail (target `immerse::audit`).

@@ -1,0 +1,404 @@
+//! The running webhook over HTTPS, judged on images in a real registry: what it admits, what
+//! it pins, and what it refuses, each refusal with its reason.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use immerse_jose::SoftwareSigner;
+use immerse_policy::AdmissionConfig;
+use serde_json::{Value, json};
+use support::*;
+
+fn message(response: &Value) -> String {
+    response["status"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn assert_denied(response: &Value, needle: &str) {
+    assert_eq!(response["allowed"], false, "{response}");
+    assert_eq!(response["status"]["code"], 403, "{response}");
+    let message = message(response);
+    assert!(message.contains(needle), "{needle:?} not in {message:?}");
+}
+
+#[tokio::test]
+async fn a_signed_image_with_trusted_provenance_is_admitted_and_pinned() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1.4.0", b"good image").await;
+    hook.sign(&repo, &digest, &hook.release).await;
+    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+        .await;
+
+    let object = deployment("apps", &format!("{name}:1.4.0"), None);
+    let (status, mutated) = hook.send("/mutate", &review(&object)).await;
+    assert_eq!(status, 200);
+    assert_eq!(mutated["allowed"], true, "{mutated}");
+    assert_eq!(mutated["uid"], "705ab4f5-6393-11e8-b7cc-42010a800002");
+    let pinned = apply_patch(&object, &mutated);
+    let image = pinned["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        image,
+        format!("{name}@{digest}"),
+        "pinned to the verified digest"
+    );
+
+    let (_, validated) = hook.send("/validate", &review(&pinned)).await;
+    assert_eq!(validated["allowed"], true, "{validated}");
+    assert!(validated.get("patch").is_none_or(Value::is_null));
+
+    let counts = counts(&hook.metrics().await);
+    assert_eq!(counts["immerse_admission_admitted_total"], 2.0);
+    assert_eq!(
+        counts["immerse_admission_cache_total{result=\"hit\"}"], 1.0,
+        "the second review reuses the first verification"
+    );
+}
+
+#[tokio::test]
+async fn an_unsigned_image_is_denied() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"unsigned").await;
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
+        )
+        .await;
+    assert_denied(&response, "signed by 0 of the 1 required authorities");
+    assert_denied(&response, "policy release");
+    assert_denied(&response, &format!("{name}@{digest}"));
+}
+
+#[tokio::test]
+async fn an_image_signed_by_another_key_is_denied() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"other key").await;
+    let stranger = SoftwareSigner::generate().unwrap();
+    hook.sign(&repo, &digest, &stranger).await;
+    hook.attest(&repo, &digest, BUILDER, SOURCE, &stranger)
+        .await;
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
+        )
+        .await;
+    assert_denied(&response, "signed by 0 of the 1 required authorities");
+    assert_denied(&response, "release-key");
+}
+
+#[tokio::test]
+async fn a_signed_image_without_provenance_is_denied() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"no provenance").await;
+    hook.sign(&repo, &digest, &hook.release).await;
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
+        )
+        .await;
+    assert_denied(&response, "attestation \"provenance\" not satisfied");
+}
+
+#[tokio::test]
+async fn provenance_from_an_untrusted_builder_or_another_source_is_denied() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    for (layer, builder, source) in [
+        (&b"untrusted builder"[..], UNTRUSTED_BUILDER, SOURCE),
+        (b"other source", BUILDER, OTHER_SOURCE),
+    ] {
+        let digest = hook.push(&repo, "1", layer).await;
+        hook.sign(&repo, &digest, &hook.release).await;
+        hook.attest(&repo, &digest, builder, source, &hook.release)
+            .await;
+        let (_, response) = hook
+            .send(
+                "/validate",
+                &review(&deployment("apps", &format!("{name}@{digest}"), None)),
+            )
+            .await;
+        assert_denied(&response, "attestation \"provenance\" not satisfied");
+        let expected = if builder == UNTRUSTED_BUILDER {
+            "adhoc.yml"
+        } else {
+            "someone/else"
+        };
+        assert_denied(&response, expected);
+    }
+}
+
+#[tokio::test]
+async fn a_confidential_namespace_requires_the_sev_snp_runtime_class() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"wallet").await;
+    hook.sign(&repo, &digest, &hook.release).await;
+    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+        .await;
+    let image = format!("{name}@{digest}");
+    for runtime in [None, Some("runc"), Some("kata-qemu")] {
+        let (_, response) = hook
+            .send(
+                "/validate",
+                &review(&deployment("wallets", &image, runtime)),
+            )
+            .await;
+        assert_denied(&response, "runtimeClassName must be one of [kata-qemu-snp]");
+    }
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment("wallets", &image, Some("kata-qemu-snp"))),
+        )
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+}
+
+#[tokio::test]
+async fn every_container_list_is_judged_and_tags_are_denied_unpinned() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let good = hook.push(&repo, "good", b"good").await;
+    hook.sign(&repo, &good, &hook.release).await;
+    hook.attest(&repo, &good, BUILDER, SOURCE, &hook.release)
+        .await;
+    let bad = hook.push(&repo, "bad", b"bad").await;
+    let pod = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "apps"},
+        "spec": {
+            "containers": [{"name": "app", "image": format!("{name}@{good}")}],
+            "initContainers": [{"name": "init", "image": format!("{name}@{bad}")}],
+        }
+    });
+    let (_, response) = hook.send("/validate", &review(&pod)).await;
+    assert_denied(&response, "container init");
+
+    let mut debug = pod.clone();
+    debug["spec"]["initContainers"] = json!([]);
+    debug["spec"]["ephemeralContainers"] =
+        json!([{"name": "debug", "image": format!("{name}@{bad}")}]);
+    let (_, response) = hook.send("/validate", &review(&debug)).await;
+    assert_denied(&response, "container debug");
+
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment("apps", &format!("{name}:good"), None)),
+        )
+        .await;
+    assert_denied(&response, "is not pinned by digest");
+
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment("apps", "docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000", None)),
+        )
+        .await;
+    assert_denied(
+        &response,
+        "no ImagePolicy governs docker.io/library/busybox",
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_registry_is_denied_within_the_deadline() {
+    let deadline = Duration::from_millis(1500);
+    // A registry that accepts connections and never answers: only the deadline ends the wait.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_host = silent.local_addr().unwrap().to_string();
+    // And one that refuses connections at once (nothing listens on the port any more).
+    let closed_host = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let extra = |host: &str, name: &str| {
+        format!(
+            "apiVersion: immerse.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {{name: {name}}}\nspec:\n  images: [\"{host}/**\"]\n  authorities:\n  - name: k\n    key:\n      allowMissingTlog: true\n      publicKey: |\n{}\n",
+            key_pem(&SoftwareSigner::generate().unwrap())
+                .lines()
+                .map(|l| format!("        {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    let Some(hook) = Webhook::start_with(
+        "enforce",
+        AdmissionConfig {
+            deadline,
+            ..AdmissionConfig::default()
+        },
+        Some(format!(
+            "{}---\n{}",
+            extra(&silent_host, "silent"),
+            extra(&closed_host, "closed")
+        )),
+    )
+    .await
+    else {
+        return;
+    };
+    let digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+    let started = Instant::now();
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment(
+                "apps",
+                &format!("{silent_host}/app@{digest}"),
+                None,
+            )),
+        )
+        .await;
+    let waited = started.elapsed();
+    assert_denied(&response, "did not finish within 1500 ms");
+    assert!(
+        waited < deadline + Duration::from_secs(2),
+        "answered after {waited:?}"
+    );
+
+    let started = Instant::now();
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment(
+                "apps",
+                &format!("{closed_host}/app@{digest}"),
+                None,
+            )),
+        )
+        .await;
+    assert_denied(&response, "could not be verified: registry");
+    assert!(
+        started.elapsed() < deadline,
+        "a refused connection fails fast"
+    );
+    drop(silent);
+    let counts = counts(&hook.metrics().await);
+    assert_eq!(
+        counts["immerse_admission_denied_total{reason=\"deadline\"}"],
+        1.0
+    );
+    assert_eq!(
+        counts["immerse_admission_denied_total{reason=\"unavailable\"}"],
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn warn_mode_admits_with_the_failure_as_a_warning() {
+    let Some(hook) = Webhook::start("warn").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"unsigned, warn").await;
+    let (_, response) = hook
+        .send(
+            "/validate",
+            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
+        )
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+    let warnings = response["warnings"].as_array().expect("warnings");
+    assert!(
+        warnings[0].as_str().unwrap().contains("warn mode: image"),
+        "{warnings:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_reviews_and_objects_are_refused() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let resp = hook
+        .http
+        .post(format!("{}/validate", hook.url))
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    let (status, _) = hook
+        .send(
+            "/validate",
+            &json!({"kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1"}),
+        )
+        .await;
+    assert_eq!(status, 400, "a review without a request");
+
+    let mut object = deployment("apps", "x", None);
+    object["spec"]["template"]["spec"]["containers"] = json!({"not": "a list"});
+    let (_, response) = hook.send("/validate", &review(&object)).await;
+    assert_denied(&response, "malformed object");
+
+    let (_, response) = hook
+        .send("/validate", &review(&deployment("elsewhere", "x", None)))
+        .await;
+    assert_denied(&response, "namespace elsewhere: labels unavailable");
+}
+
+#[tokio::test]
+async fn a_new_signature_is_seen_once_the_negative_cache_expires() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"signed later").await;
+    let object = deployment("apps", &format!("{name}@{digest}"), None);
+    let (_, first) = hook.send("/validate", &review(&object)).await;
+    assert_denied(&first, "signed by 0");
+    hook.sign(&repo, &digest, &hook.release).await;
+    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+        .await;
+    let (_, cached) = hook.send("/validate", &review(&object)).await;
+    assert_denied(&cached, "signed by 0");
+    // The negative cache holds a verdict for 10 s by default; bounded wait, 20 s at most.
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let (_, later) = hook.send("/validate", &review(&object)).await;
+        if later["allowed"] == true {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still denied after the negative cache expired: {later}"
+        );
+    }
+}
