@@ -272,7 +272,11 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             Namespaces::from_manifests(&immerse_policy::check::parse_manifests(&text).map_err(io)?)
         }
         (None, Some(client)) => Namespaces::cluster(client.clone()),
-        (None, None) => unreachable!("a cluster client exists when --namespaces is absent"),
+        (None, None) => {
+            return Err(CliError::Io(
+                "give --namespaces FILE, or run where a cluster configuration is found".into(),
+            ));
+        }
     };
     let engine = EngineConfig {
         success_ttl: Duration::from_secs(args.success_ttl_seconds),

@@ -295,3 +295,215 @@ fn services_refuse_a_software_key_unless_told_it_is_development() {
         assert!(stderr.contains("PKCS#11"), "{service}: {stderr}");
     }
 }
+
+/// A certificate for 127.0.0.1 signed by its own key (the webhook's serving certificate).
+fn loopback_certificate(key_file: &Path, out: &Path) -> Vec<u8> {
+    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, x509};
+    let key = PKey::private_key_from_pem(&std::fs::read(key_file).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "admission.immerse-services.svc")
+        .unwrap();
+    let name = name.build();
+    let mut builder = x509::X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    builder.set_subject_name(&name).unwrap();
+    builder.set_issuer_name(&name).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    let san = x509::extension::SubjectAlternativeName::new()
+        .ip("127.0.0.1")
+        .build(&builder.x509v3_context(None, None))
+        .unwrap();
+    builder.append_extension(san).unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    let pem = builder.build().to_pem().unwrap();
+    std::fs::write(out, &pem).unwrap();
+    pem
+}
+
+const POLICY: &str = r#"apiVersion: immerse.dev/v1alpha1
+kind: ImagePolicy
+metadata:
+  name: release
+spec:
+  images: ["ghcr.io/immerse/**"]
+  authorities:
+    - name: release
+      keyless:
+        issuer: https://token.actions.githubusercontent.com
+        subjectRegExp: https://github.com/immerse/immerse/\.github/workflows/release\.yml@refs/tags/v.*
+"#;
+
+const NAMESPACES: &str = r#"apiVersion: v1
+kind: Namespace
+metadata:
+  name: cvm-wallets
+  labels:
+    immerse.dev/confidential: "true"
+"#;
+
+#[tokio::test]
+async fn the_admission_webhook_serves_over_tls_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = generate_key(dir.path(), "tls.key");
+    let cert = dir.path().join("tls.crt");
+    let pem = loopback_certificate(&key, &cert);
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(policies.join("release.yaml"), POLICY).unwrap();
+    let namespaces = dir.path().join("namespaces.yaml");
+    std::fs::write(&namespaces, NAMESPACES).unwrap();
+    let port = free_port();
+    let mut webhook = Service(
+        immerse()
+            .args([
+                "admission",
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .arg("--tls-cert")
+            .arg(&cert)
+            .arg("--tls-key")
+            .arg(&key)
+            .arg("--policy")
+            .arg(&policies)
+            .arg("--namespaces")
+            .arg(&namespaces)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(
+            webhook.0.try_wait().unwrap().is_none(),
+            "the webhook exited"
+        );
+        if let Ok(resp) = http.get(format!("{base}/readyz")).send().await {
+            assert_eq!(resp.status().as_u16(), 200);
+            break;
+        }
+        assert!(Instant::now() < deadline, "webhook not ready within 60 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // A wallet pod without the SEV-SNP runtime class, its image pinned and governed.
+    let review = serde_json::json!({
+        "kind": "AdmissionReview", "apiVersion": "admission.k8s.io/v1",
+        "request": {
+            "uid": "0d3c8a2e-1b2f-4b7a-9d0e-6f1d2a3b4c5d",
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "name": "wallet-0", "namespace": "cvm-wallets", "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
+            "object": {
+                "apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "wallet-0", "namespace": "cvm-wallets"},
+                "spec": {"containers": [{"name": "wallet", "image": "ghcr.io/immerse/immerse@sha256:0000000000000000000000000000000000000000000000000000000000000000"}]}
+            },
+            "dryRun": false
+        }
+    });
+    let answer: Value = http
+        .post(format!("{base}/validate"))
+        .json(&review)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["response"]["allowed"], false, "{answer}");
+    assert_eq!(
+        answer["response"]["uid"],
+        "0d3c8a2e-1b2f-4b7a-9d0e-6f1d2a3b4c5d"
+    );
+    let message = answer["response"]["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("runtimeClassName must be one of [kata-qemu-snp]"),
+        "{message}"
+    );
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("immerse_admission_denied_total{reason=\"runtime_class\"} 1"),
+        "{metrics}"
+    );
+
+    // SIGTERM (what Kubernetes sends) stops it cleanly.
+    let pid = webhook.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let stopped = Instant::now();
+    loop {
+        if let Some(status) = webhook.0.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        assert!(
+            stopped.elapsed() < Duration::from_secs(10),
+            "still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[test]
+fn the_admission_webhook_refuses_to_start_with_a_policy_it_cannot_enforce() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("bad.yaml"),
+        POLICY.replace("subjectRegExp", "subject: x\n        subjectRegExp"),
+    )
+    .unwrap();
+    let namespaces = dir.path().join("namespaces.yaml");
+    std::fs::write(&namespaces, NAMESPACES).unwrap();
+    let output = immerse()
+        .args(["admission", "serve", "--listen", "127.0.0.1:0"])
+        .args(["--tls-cert", "/nonexistent", "--tls-key", "/nonexistent"])
+        .arg("--policy")
+        .arg(&policies)
+        .arg("--namespaces")
+        .arg(&namespaces)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("policy release") && stderr.contains("exactly one of subject"),
+        "{stderr}"
+    );
+}
