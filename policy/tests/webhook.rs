@@ -402,3 +402,95 @@ async fn a_new_signature_is_seen_once_the_negative_cache_expires() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_reviews_of_one_image_share_one_verification() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"popular").await;
+    hook.sign(&repo, &digest, &hook.release).await;
+    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+        .await;
+    let body = review(&deployment("apps", &format!("{name}@{digest}"), None));
+    let reviews = (0..8).map(|_| hook.send("/validate", &body));
+    for (_, response) in futures_join(reviews).await {
+        assert_eq!(response["allowed"], true, "{response}");
+    }
+    let counts = counts(&hook.metrics().await);
+    assert_eq!(
+        counts["immerse_admission_cache_total{result=\"miss\"}"], 1.0,
+        "one verification however many reviews ask"
+    );
+    let shared = counts
+        .get("immerse_admission_cache_total{result=\"joined\"}")
+        .copied()
+        .unwrap_or(0.0)
+        + counts
+            .get("immerse_admission_cache_total{result=\"hit\"}")
+            .copied()
+            .unwrap_or(0.0);
+    assert_eq!(shared, 7.0);
+}
+
+/// Runs the futures concurrently on this task and returns their outputs in order.
+async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.expect("ready")).collect()
+}
+
+#[tokio::test]
+async fn a_policy_change_re_runs_every_check() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    let (client, name) = hook.repo();
+    let repo = client.repository("apps/web").unwrap();
+    let digest = hook.push(&repo, "1", b"policy change").await;
+    hook.sign(&repo, &digest, &hook.release).await;
+    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+        .await;
+    let body = review(&deployment("apps", &format!("{name}@{digest}"), None));
+    let (_, first) = hook.send("/validate", &body).await;
+    assert_eq!(first["allowed"], true, "{first}");
+
+    // The same policy, now requiring provenance from a tag of v2: the cached success must not
+    // carry over to it.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("release.yaml"),
+        release_policy(&hook.registry.host(), &key_pem(&hook.release), "enforce")
+            .replace("sourceVersionedTag: v1", "sourceVersionedTag: v2"),
+    )
+    .unwrap();
+    hook.state
+        .admission
+        .replace_policies(immerse_policy::PolicySet::load_dir(dir.path()).unwrap());
+    let (_, second) = hook.send("/validate", &body).await;
+    assert_denied(&second, "attestation \"provenance\" not satisfied");
+    let counts = counts(&hook.metrics().await);
+    assert_eq!(
+        counts["immerse_admission_cache_total{result=\"miss\"}"],
+        2.0
+    );
+}

@@ -247,6 +247,20 @@ fn default_deny_violations(manifests: &[Manifest]) -> Vec<String> {
     violations
 }
 
+/// Every resource that creates pods or adds containers to one, as `group/resource`: a kind the
+/// webhooks do not intercept would be a way around them.
+const WORKLOAD_RESOURCES: [&str; 9] = [
+    "/pods",
+    "/pods/ephemeralcontainers",
+    "/replicationcontrollers",
+    "apps/deployments",
+    "apps/statefulsets",
+    "apps/daemonsets",
+    "apps/replicasets",
+    "batch/jobs",
+    "batch/cronjobs",
+];
+
 fn webhook_violations(configuration: &Manifest) -> Vec<String> {
     let mut violations = Vec::new();
     for webhook in configuration.doc["webhooks"]
@@ -265,7 +279,29 @@ fn webhook_violations(configuration: &Manifest) -> Vec<String> {
             })
             .map(|expression| strings(&expression["values"]))
             .unwrap_or_default();
+        let intercepted: Vec<String> = webhook["rules"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|rule| {
+                let operations = strings(&rule["operations"]);
+                operations.contains(&"CREATE") && operations.contains(&"UPDATE")
+            })
+            .flat_map(|rule| {
+                let resources = strings(&rule["resources"]);
+                strings(&rule["apiGroups"])
+                    .into_iter()
+                    .flat_map(|group| resources.iter().map(move |r| format!("{group}/{r}")))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let missing: Vec<_> = WORKLOAD_RESOURCES
+            .into_iter()
+            .filter(|r| !intercepted.iter().any(|i| i == r))
+            .collect();
+        let every_workload = format!("intercepts every workload resource, missing {missing:?}");
         let checks = [
+            (missing.is_empty(), every_workload.as_str()),
             (webhook["failurePolicy"] == "Fail", "failurePolicy Fail"),
             (webhook["sideEffects"] == "None", "sideEffects None"),
             (
@@ -504,8 +540,11 @@ fn rbac_is_least_privilege() {
                 );
             }
             if strings(&rule["resources"]).contains(&"secrets") {
+                // The admission webhook reads whichever imagePullSecrets a pod names, so its
+                // ClusterRole (pinned below) is the one rule on secrets without names.
                 assert!(
-                    !strings(&rule["resourceNames"]).is_empty()
+                    (!strings(&rule["resourceNames"]).is_empty()
+                        || role.name() == "immerse-admission")
                         && strings(&rule["verbs"]) == ["get"],
                     "{}: secrets only by name, read only",
                     role.id()
@@ -513,6 +552,29 @@ fn rbac_is_least_privilege() {
             }
         }
     }
+    let admission_roles: Vec<_> = of_kind(&manifests, "ClusterRoleBinding")
+        .chain(of_kind(&manifests, "RoleBinding"))
+        .filter(|binding| {
+            binding.doc["subjects"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| s["name"] == "admission" && s["namespace"] == "immerse-services")
+        })
+        .map(|binding| binding.doc["roleRef"]["name"].clone())
+        .collect();
+    assert_eq!(admission_roles, [json!("immerse-admission")]);
+    let role = of_kind(&manifests, "ClusterRole")
+        .find(|r| r.name() == "immerse-admission")
+        .expect("the admission ClusterRole");
+    assert_eq!(
+        role.doc["rules"],
+        json!([
+            {"apiGroups": ["immerse.dev"], "resources": ["imagepolicies"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+        ])
+    );
     let attestation_roles: Vec<_> = of_kind(&manifests, "ClusterRoleBinding")
         .chain(of_kind(&manifests, "RoleBinding"))
         .filter(|binding| {
@@ -554,9 +616,140 @@ fn no_plain_secret_and_webhooks_fail_closed() {
     doc["webhooks"][0]["failurePolicy"] = json!("Ignore");
     doc["webhooks"][0]["namespaceSelector"]["matchExpressions"][0]["values"] =
         json!(["kube-system", "immerse-services", "cvm-wallets"]);
+    doc["webhooks"][0]["rules"][0]["resources"] = json!(["pods"]);
     let opened = Manifest {
         file: configurations[0].file.clone(),
         doc,
     };
-    assert_eq!(webhook_violations(&opened).len(), 2);
+    let violations = webhook_violations(&opened);
+    assert_eq!(violations.len(), 3, "{violations:#?}");
+    assert!(
+        violations
+            .iter()
+            .any(|v| v
+                .contains(r#"missing ["/pods/ephemeralcontainers", "/replicationcontrollers"]"#)),
+        "{violations:#?}"
+    );
+}
+
+#[test]
+fn the_committed_crd_is_the_generated_one() {
+    let committed = std::fs::read_to_string(deploy_dir().join("admission/imagepolicy-crd.yaml"))
+        .expect("deploy/admission/imagepolicy-crd.yaml");
+    let generated = immerse_policy::crd_yaml().expect("the CRD serializes");
+    assert!(
+        committed == generated,
+        "deploy/admission/imagepolicy-crd.yaml is stale: regenerate it with \
+         `immerse admission crd > deploy/admission/imagepolicy-crd.yaml`"
+    );
+}
+
+#[test]
+fn shipped_policies_compile_and_govern_the_image_in_every_namespace() {
+    let policies = immerse_policy::PolicySet::load_dir(&deploy_dir().join("admission/policies"))
+        .expect("the shipped ImagePolicies compile");
+    let manifests = manifests();
+    for namespace in of_kind(&manifests, "Namespace") {
+        let labels = namespace.doc["metadata"]["labels"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+            .collect();
+        let governing: Vec<_> = policies
+            .matching("ghcr.io/immerse/immerse", &labels)
+            .into_iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(governing, ["immerse-release"], "{}", namespace.id());
+    }
+    let release = &policies.policies[0];
+    assert_eq!(release.mode, immerse_policy::spec::Mode::Enforce);
+    let provenance = &release.attestations[0];
+    assert_eq!(provenance.predicate_type, "https://slsa.dev/provenance/v1");
+    assert_eq!(provenance.source_uri, "github.com/immerse/immerse");
+    // The builder and signer the release workflow is: its path in this repository.
+    let workflow =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.github/workflows/release.yml");
+    assert!(workflow.is_file(), "{}", workflow.display());
+    assert_eq!(
+        provenance.builder_ids,
+        ["https://github.com/immerse/immerse/.github/workflows/release.yml"]
+    );
+    let Some(immerse_policy::policy::Signer::Keyless(identity)) =
+        release.authorities.first().map(|a| &a.signer)
+    else {
+        panic!("the release policy trusts the workflow's keyless identity");
+    };
+    let workflow_at =
+        |r: &str| format!("https://github.com/immerse/immerse/.github/workflows/release.yml@{r}");
+    assert!(identity.identity.matches(&workflow_at("refs/tags/v0.1.0")));
+    for untrusted in [
+        "refs/heads/main",
+        "refs/tags/v0.1.0-rc.1",
+        "refs/pull/1/merge",
+    ] {
+        assert!(
+            !identity.identity.matches(&workflow_at(untrusted)),
+            "{untrusted}"
+        );
+    }
+    assert!(
+        identity
+            .issuer
+            .matches("https://token.actions.githubusercontent.com")
+    );
+}
+
+#[test]
+fn the_admission_webhook_is_deployed_and_reads_the_cluster_policies() {
+    for overlay in ["dev", "prod"] {
+        let path = deploy_dir().join(format!("overlays/{overlay}/kustomization.yaml"));
+        let kustomization: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(&path).expect("readable"))
+                .expect("YAML");
+        assert!(
+            strings(&kustomization["resources"]).contains(&"../../admission"),
+            "{}: no ../../admission",
+            path.display()
+        );
+    }
+    let manifests = manifests();
+    let admission = deployment(&manifests, "immerse-services", "admission");
+    let pod = &admission.doc["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let args = strings(&container["args"]);
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| *a == flag)
+            .and_then(|i| args.get(i + 1).copied())
+            .unwrap_or_else(|| panic!("{}: no {flag} value", admission.id()))
+    };
+    assert_eq!(args[..2], ["admission", "serve"]);
+    assert!(args.contains(&"--cluster-policies"), "{args:?}");
+    let port = container["ports"][0]["containerPort"]
+        .as_u64()
+        .expect("port");
+    assert_eq!(after("--listen"), format!("0.0.0.0:{port}"));
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["scheme"], "HTTPS", "{probe}");
+        assert_eq!(
+            container[probe]["httpGet"]["port"], container["ports"][0]["name"],
+            "{probe}"
+        );
+    }
+    // Every file the arguments name is on a mounted volume.
+    for flag in ["--tls-cert", "--tls-key", "--trusted-root"] {
+        let file = after(flag);
+        let mounted = container["volumeMounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| {
+                m["mountPath"]
+                    .as_str()
+                    .is_some_and(|dir| file.starts_with(&format!("{dir}/")))
+            });
+        assert!(mounted, "{flag} {file} is on no mounted volume");
+    }
 }
