@@ -29,12 +29,15 @@ async fn a_signed_image_with_trusted_provenance_is_admitted_and_pinned() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1.4.0", b"good image").await;
-    hook.sign(&repo, &digest, &hook.release).await;
-    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+    let (_, verified) = hook
+        .publish(
+            "1.4.0",
+            b"good image",
+            Some(&hook.release),
+            Some((BUILDER, SOURCE)),
+        )
         .await;
+    let (_, name) = hook.repo();
 
     let object = deployment("apps", &format!("{name}:1.4.0"), None);
     let (status, mutated) = hook.send("/mutate", &review(&object)).await;
@@ -45,11 +48,7 @@ async fn a_signed_image_with_trusted_provenance_is_admitted_and_pinned() {
     let image = pinned["spec"]["template"]["spec"]["containers"][0]["image"]
         .as_str()
         .unwrap();
-    assert_eq!(
-        image,
-        format!("{name}@{digest}"),
-        "pinned to the verified digest"
-    );
+    assert_eq!(image, verified, "pinned to the verified digest");
 
     let (_, validated) = hook.send("/validate", &review(&pinned)).await;
     assert_eq!(validated["allowed"], true, "{validated}");
@@ -68,18 +67,11 @@ async fn an_unsigned_image_is_denied() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"unsigned").await;
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
-        )
-        .await;
+    let (_, image) = hook.publish("1", b"unsigned", None, None).await;
+    let response = hook.validate("apps", &image, None).await;
     assert_denied(&response, "signed by 0 of the 1 required authorities");
     assert_denied(&response, "policy release");
-    assert_denied(&response, &format!("{name}@{digest}"));
+    assert_denied(&response, &image);
 }
 
 #[tokio::test]
@@ -87,19 +79,11 @@ async fn an_image_signed_by_another_key_is_denied() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"other key").await;
     let stranger = SoftwareSigner::generate().unwrap();
-    hook.sign(&repo, &digest, &stranger).await;
-    hook.attest(&repo, &digest, BUILDER, SOURCE, &stranger)
+    let (_, image) = hook
+        .publish("1", b"other key", Some(&stranger), Some((BUILDER, SOURCE)))
         .await;
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
-        )
-        .await;
+    let response = hook.validate("apps", &image, None).await;
     assert_denied(&response, "signed by 0 of the 1 required authorities");
     assert_denied(&response, "release-key");
 }
@@ -109,16 +93,10 @@ async fn a_signed_image_without_provenance_is_denied() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"no provenance").await;
-    hook.sign(&repo, &digest, &hook.release).await;
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
-        )
+    let (_, image) = hook
+        .publish("1", b"no provenance", Some(&hook.release), None)
         .await;
+    let response = hook.validate("apps", &image, None).await;
     assert_denied(&response, "attestation \"provenance\" not satisfied");
 }
 
@@ -127,29 +105,21 @@ async fn provenance_from_an_untrusted_builder_or_another_source_is_denied() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    for (layer, builder, source) in [
-        (&b"untrusted builder"[..], UNTRUSTED_BUILDER, SOURCE),
-        (b"other source", BUILDER, OTHER_SOURCE),
+    for (layer, builder, source, named) in [
+        (
+            &b"untrusted builder"[..],
+            UNTRUSTED_BUILDER,
+            SOURCE,
+            "adhoc.yml",
+        ),
+        (b"other source", BUILDER, OTHER_SOURCE, "someone/else"),
     ] {
-        let digest = hook.push(&repo, "1", layer).await;
-        hook.sign(&repo, &digest, &hook.release).await;
-        hook.attest(&repo, &digest, builder, source, &hook.release)
+        let (_, image) = hook
+            .publish("1", layer, Some(&hook.release), Some((builder, source)))
             .await;
-        let (_, response) = hook
-            .send(
-                "/validate",
-                &review(&deployment("apps", &format!("{name}@{digest}"), None)),
-            )
-            .await;
+        let response = hook.validate("apps", &image, None).await;
         assert_denied(&response, "attestation \"provenance\" not satisfied");
-        let expected = if builder == UNTRUSTED_BUILDER {
-            "adhoc.yml"
-        } else {
-            "someone/else"
-        };
-        assert_denied(&response, expected);
+        assert_denied(&response, named);
     }
 }
 
@@ -158,27 +128,15 @@ async fn a_confidential_namespace_requires_the_sev_snp_runtime_class() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"wallet").await;
-    hook.sign(&repo, &digest, &hook.release).await;
-    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+    let (_, image) = hook
+        .publish("1", b"wallet", Some(&hook.release), Some((BUILDER, SOURCE)))
         .await;
-    let image = format!("{name}@{digest}");
     for runtime in [None, Some("runc"), Some("kata-qemu")] {
-        let (_, response) = hook
-            .send(
-                "/validate",
-                &review(&deployment("wallets", &image, runtime)),
-            )
-            .await;
+        let response = hook.validate("wallets", &image, runtime).await;
         assert_denied(&response, "runtimeClassName must be one of [kata-qemu-snp]");
     }
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment("wallets", &image, Some("kata-qemu-snp"))),
-        )
+    let response = hook
+        .validate("wallets", &image, Some("kata-qemu-snp"))
         .await;
     assert_eq!(response["allowed"], true, "{response}");
 }
@@ -188,19 +146,22 @@ async fn every_container_list_is_judged_and_tags_are_denied_unpinned() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let good = hook.push(&repo, "good", b"good").await;
-    hook.sign(&repo, &good, &hook.release).await;
-    hook.attest(&repo, &good, BUILDER, SOURCE, &hook.release)
+    let (_, good) = hook
+        .publish(
+            "good",
+            b"good",
+            Some(&hook.release),
+            Some((BUILDER, SOURCE)),
+        )
         .await;
-    let bad = hook.push(&repo, "bad", b"bad").await;
+    let (_, bad) = hook.publish("bad", b"bad", None, None).await;
+    let (_, name) = hook.repo();
     let pod = json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "p", "namespace": "apps"},
         "spec": {
-            "containers": [{"name": "app", "image": format!("{name}@{good}")}],
-            "initContainers": [{"name": "init", "image": format!("{name}@{bad}")}],
+            "containers": [{"name": "app", "image": good}],
+            "initContainers": [{"name": "init", "image": bad}],
         }
     });
     let (_, response) = hook.send("/validate", &review(&pod)).await;
@@ -208,25 +169,15 @@ async fn every_container_list_is_judged_and_tags_are_denied_unpinned() {
 
     let mut debug = pod.clone();
     debug["spec"]["initContainers"] = json!([]);
-    debug["spec"]["ephemeralContainers"] =
-        json!([{"name": "debug", "image": format!("{name}@{bad}")}]);
+    debug["spec"]["ephemeralContainers"] = json!([{"name": "debug", "image": bad}]);
     let (_, response) = hook.send("/validate", &review(&debug)).await;
     assert_denied(&response, "container debug");
 
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment("apps", &format!("{name}:good"), None)),
-        )
-        .await;
+    let response = hook.validate("apps", &format!("{name}:good"), None).await;
     assert_denied(&response, "is not pinned by digest");
 
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment("apps", "docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000", None)),
-        )
-        .await;
+    let busybox = "docker.io/library/busybox@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let response = hook.validate("apps", busybox, None).await;
     assert_denied(
         &response,
         "no ImagePolicy governs docker.io/library/busybox",
@@ -272,15 +223,8 @@ async fn an_unreachable_registry_is_denied_within_the_deadline() {
     };
     let digest = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
     let started = Instant::now();
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment(
-                "apps",
-                &format!("{silent_host}/app@{digest}"),
-                None,
-            )),
-        )
+    let response = hook
+        .validate("apps", &format!("{silent_host}/app@{digest}"), None)
         .await;
     let waited = started.elapsed();
     assert_denied(&response, "did not finish within 1500 ms");
@@ -290,15 +234,8 @@ async fn an_unreachable_registry_is_denied_within_the_deadline() {
     );
 
     let started = Instant::now();
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment(
-                "apps",
-                &format!("{closed_host}/app@{digest}"),
-                None,
-            )),
-        )
+    let response = hook
+        .validate("apps", &format!("{closed_host}/app@{digest}"), None)
         .await;
     assert_denied(&response, "could not be verified: registry");
     assert!(
@@ -322,15 +259,8 @@ async fn warn_mode_admits_with_the_failure_as_a_warning() {
     let Some(hook) = Webhook::start("warn").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"unsigned, warn").await;
-    let (_, response) = hook
-        .send(
-            "/validate",
-            &review(&deployment("apps", &format!("{name}@{digest}"), None)),
-        )
-        .await;
+    let (_, image) = hook.publish("1", b"unsigned, warn", None, None).await;
+    let response = hook.validate("apps", &image, None).await;
     assert_eq!(response["allowed"], true, "{response}");
     let warnings = response["warnings"].as_array().expect("warnings");
     assert!(
@@ -366,9 +296,7 @@ async fn malformed_reviews_and_objects_are_refused() {
     let (_, response) = hook.send("/validate", &review(&object)).await;
     assert_denied(&response, "malformed object");
 
-    let (_, response) = hook
-        .send("/validate", &review(&deployment("elsewhere", "x", None)))
-        .await;
+    let response = hook.validate("elsewhere", "x", None).await;
     assert_denied(&response, "namespace elsewhere: labels unavailable");
 }
 
@@ -377,10 +305,10 @@ async fn a_new_signature_is_seen_once_the_negative_cache_expires() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
+    let (digest, image) = hook.publish("1", b"signed later", None, None).await;
+    let object = deployment("apps", &image, None);
+    let (client, _) = hook.repo();
     let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"signed later").await;
-    let object = deployment("apps", &format!("{name}@{digest}"), None);
     let (_, first) = hook.send("/validate", &review(&object)).await;
     assert_denied(&first, "signed by 0");
     hook.sign(&repo, &digest, &hook.release).await;
@@ -408,13 +336,15 @@ async fn concurrent_reviews_of_one_image_share_one_verification() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"popular").await;
-    hook.sign(&repo, &digest, &hook.release).await;
-    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+    let (_, image) = hook
+        .publish(
+            "1",
+            b"popular",
+            Some(&hook.release),
+            Some((BUILDER, SOURCE)),
+        )
         .await;
-    let body = review(&deployment("apps", &format!("{name}@{digest}"), None));
+    let body = review(&deployment("apps", &image, None));
     let reviews = (0..8).map(|_| hook.send("/validate", &body));
     for (_, response) in futures_join(reviews).await {
         assert_eq!(response["allowed"], true, "{response}");
@@ -464,13 +394,15 @@ async fn a_policy_change_re_runs_every_check() {
     let Some(hook) = Webhook::start("enforce").await else {
         return;
     };
-    let (client, name) = hook.repo();
-    let repo = client.repository("apps/web").unwrap();
-    let digest = hook.push(&repo, "1", b"policy change").await;
-    hook.sign(&repo, &digest, &hook.release).await;
-    hook.attest(&repo, &digest, BUILDER, SOURCE, &hook.release)
+    let (_, image) = hook
+        .publish(
+            "1",
+            b"policy change",
+            Some(&hook.release),
+            Some((BUILDER, SOURCE)),
+        )
         .await;
-    let body = review(&deployment("apps", &format!("{name}@{digest}"), None));
+    let body = review(&deployment("apps", &image, None));
     let (_, first) = hook.send("/validate", &body).await;
     assert_eq!(first["allowed"], true, "{first}");
 

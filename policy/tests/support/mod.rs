@@ -245,6 +245,36 @@ impl Webhook {
             .expect("attest");
     }
 
+    /// Pushes `layer` to `apps/web` under `tag`, signs it with `signer` and attests
+    /// provenance `(builder, source)` with the same key, as asked; returns the digest and the
+    /// pinned reference.
+    pub async fn publish(
+        &self,
+        tag: &str,
+        layer: &[u8],
+        signer: Option<&SoftwareSigner>,
+        provenance: Option<(&str, &str)>,
+    ) -> (Digest, String) {
+        let (client, name) = self.repo();
+        let repo = client.repository("apps/web").expect("repo");
+        let digest = self.push(&repo, tag, layer).await;
+        let key = signer.unwrap_or(&self.release);
+        if signer.is_some() {
+            self.sign(&repo, &digest, key).await;
+        }
+        if let Some((builder, source)) = provenance {
+            self.attest(&repo, &digest, builder, source, key).await;
+        }
+        (digest, format!("{name}@{digest}"))
+    }
+
+    /// The `/validate` answer for a Deployment of `image` in `namespace`.
+    pub async fn validate(&self, namespace: &str, image: &str, runtime: Option<&str>) -> Value {
+        self.send("/validate", &review(&deployment(namespace, image, runtime)))
+            .await
+            .1
+    }
+
     /// POSTs `review` to `path`; returns the HTTP status and the response member.
     pub async fn send(&self, path: &str, review: &Value) -> (u16, Value) {
         let resp = self
