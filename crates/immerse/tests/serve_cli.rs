@@ -78,13 +78,18 @@ fn generate_key(dir: &Path, name: &str) -> (PathBuf, Value) {
     (path, serde_json::from_str(&jwk).unwrap())
 }
 
-/// A self-signed certificate for the key in `key_file`: the verifier's `x509_hash` identity.
-fn self_signed_certificate(key_file: &Path, out: &Path) {
+/// A self-signed certificate for the key in `key_file`, named `common_name`, with an IP SAN
+/// when given: the verifier's `x509_hash` identity, or the webhook's serving certificate.
+fn self_signed_certificate(
+    key_file: &Path,
+    out: &Path,
+    common_name: &str,
+    ip: Option<&str>,
+) -> Vec<u8> {
     use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, x509};
     let key = PKey::private_key_from_pem(&std::fs::read(key_file).unwrap()).unwrap();
     let mut name = x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "verifier.immerse.test")
-        .unwrap();
+    name.append_entry_by_text("CN", common_name).unwrap();
     let name = name.build();
     let mut builder = x509::X509Builder::new().unwrap();
     builder.set_version(2).unwrap();
@@ -97,8 +102,17 @@ fn self_signed_certificate(key_file: &Path, out: &Path) {
     builder
         .set_not_after(&Asn1Time::days_from_now(30).unwrap())
         .unwrap();
+    if let Some(ip) = ip {
+        let san = x509::extension::SubjectAlternativeName::new()
+            .ip(ip)
+            .build(&builder.x509v3_context(None, None))
+            .unwrap();
+        builder.append_extension(san).unwrap();
+    }
     builder.sign(&key, MessageDigest::sha256()).unwrap();
-    std::fs::write(out, builder.build().to_pem().unwrap()).unwrap();
+    let pem = builder.build().to_pem().unwrap();
+    std::fs::write(out, &pem).unwrap();
+    pem
 }
 
 #[tokio::test]
@@ -235,7 +249,7 @@ display_name = "Employee"
     let verifier_url = format!("http://127.0.0.1:{verifier_port}");
     let (verifier_key, _) = generate_key(dir.path(), "verifier.pem");
     let certificates = dir.path().join("verifier.crt");
-    self_signed_certificate(&verifier_key, &certificates);
+    self_signed_certificate(&verifier_key, &certificates, "verifier.immerse.test", None);
     let verifier_config = dir.path().join("verifier.toml");
     std::fs::write(
         &verifier_config,
@@ -296,36 +310,6 @@ fn services_refuse_a_software_key_unless_told_it_is_development() {
     }
 }
 
-/// A certificate for 127.0.0.1 signed by its own key (the webhook's serving certificate).
-fn loopback_certificate(key_file: &Path, out: &Path) -> Vec<u8> {
-    use openssl::{asn1::Asn1Time, hash::MessageDigest, pkey::PKey, x509};
-    let key = PKey::private_key_from_pem(&std::fs::read(key_file).unwrap()).unwrap();
-    let mut name = x509::X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "admission.immerse-services.svc")
-        .unwrap();
-    let name = name.build();
-    let mut builder = x509::X509Builder::new().unwrap();
-    builder.set_version(2).unwrap();
-    builder.set_subject_name(&name).unwrap();
-    builder.set_issuer_name(&name).unwrap();
-    builder.set_pubkey(&key).unwrap();
-    builder
-        .set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    builder
-        .set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    let san = x509::extension::SubjectAlternativeName::new()
-        .ip("127.0.0.1")
-        .build(&builder.x509v3_context(None, None))
-        .unwrap();
-    builder.append_extension(san).unwrap();
-    builder.sign(&key, MessageDigest::sha256()).unwrap();
-    let pem = builder.build().to_pem().unwrap();
-    std::fs::write(out, &pem).unwrap();
-    pem
-}
-
 const POLICY: &str = r#"apiVersion: immerse.dev/v1alpha1
 kind: ImagePolicy
 metadata:
@@ -352,7 +336,12 @@ async fn the_admission_webhook_serves_over_tls_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (key, _) = generate_key(dir.path(), "tls.key");
     let cert = dir.path().join("tls.crt");
-    let pem = loopback_certificate(&key, &cert);
+    let pem = self_signed_certificate(
+        &key,
+        &cert,
+        "admission.immerse-services.svc",
+        Some("127.0.0.1"),
+    );
     let policies = dir.path().join("policies");
     std::fs::create_dir(&policies).unwrap();
     std::fs::write(policies.join("release.yaml"), POLICY).unwrap();
