@@ -15,6 +15,7 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::admission::{Admission, Decision};
+use crate::error::PolicyError;
 use crate::metrics::Metrics;
 
 /// kube-apiserver's own request size limit is 3 MiB; a review is at most a little more.
@@ -64,23 +65,11 @@ async fn ready(State(state): State<Arc<WebhookState>>) -> Response {
 
 async fn review(state: &WebhookState, body: &[u8], mutate: bool) -> Response {
     let started = Instant::now();
-    let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
-        Ok(review) => review,
+    let request = match parse_review(body) {
+        Ok(request) => request,
         // kube-apiserver treats an error answer as a failure of the webhook, and with
         // failurePolicy Fail denies the request.
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("invalid AdmissionReview: {e}"),
-            )
-                .into_response();
-        }
-    };
-    let request: AdmissionRequest<DynamicObject> = match review.try_into() {
-        Ok(request) => request,
-        Err(_) => {
-            return (StatusCode::BAD_REQUEST, "AdmissionReview without a request").into_response();
-        }
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
     let decision = state.admission.decide(&request, mutate).await;
     audit(&request, &decision, mutate);
@@ -128,6 +117,15 @@ fn review_json(response: AdmissionResponse) -> Result<serde_json::Value, String>
             .into();
     }
     Ok(json)
+}
+
+/// The request of an AdmissionReview v1, or why there is none.
+pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, PolicyError> {
+    let review: AdmissionReview<DynamicObject> =
+        serde_json::from_slice(body).map_err(|e| PolicyError::InvalidReview(e.to_string()))?;
+    review
+        .try_into()
+        .map_err(|_| PolicyError::InvalidReview("no request".into()))
 }
 
 /// One line per decision, for the audit trail (target `immerse::audit`).
