@@ -2,8 +2,14 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use immerse_issuer::{AdminToken, Config, CredentialConfiguration, Issuer};
+use std::sync::Arc;
+
+use immerse_issuer::{
+    AdminToken, CertificateChain, Config, CredentialConfiguration, Issuer, IssuerError, KeyFactory,
+    KeyFuture, KeyRotation,
+};
 use immerse_jose::Signer;
+use immerse_jose::pkcs11::{Pkcs11Config, Pkcs11Signer};
 use immerse_registry::client::RegistryClient;
 use immerse_store::Store;
 use serde::Deserialize;
@@ -58,6 +64,23 @@ struct ConfigFile {
     admin_tokens: Vec<AdminTokenFile>,
     #[serde(default)]
     credential_configurations: Vec<ConfigurationFile>,
+    /// PEM file, leaf first: the certificate chain of the signing key, sent as `x5c` on
+    /// signed metadata.
+    x5c_chain_file: Option<PathBuf>,
+    key_rotation: Option<KeyRotationFile>,
+}
+
+/// `[key_rotation]`: rotate the (PKCS#11) signing key through the registry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyRotationFile {
+    /// The registry the new keys are registered with (the same as `--registry-url`).
+    registry_url: String,
+    /// File holding a `registry:admin` token: the registry retires keys only on its admin API.
+    registry_admin_token_file: PathBuf,
+    interval_seconds: Option<i64>,
+    /// Must equal the registry's retention (48 h by default).
+    retention_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,26 +99,55 @@ struct ConfigurationFile {
     claims: Vec<String>,
     lifetime_seconds: i64,
     display_name: String,
+    /// Members of the SD-JWT VC type metadata document replacing the defaults
+    /// (`description`, `display`, `claims`, ...).
+    type_metadata: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-fn load_config(path: &Path) -> Result<Config, CliError> {
+fn load_config(path: &Path) -> Result<(Config, Option<KeyRotationFile>), CliError> {
     let text = std::fs::read_to_string(path)
         .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
-    let file: ConfigFile =
+    let mut file: ConfigFile =
         toml::from_str(&text).map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
-    config_from_file(file).map_err(|err| CliError::Io(format!("{}: {err}", path.display())))
+    // Relative paths are taken from the configuration file's directory.
+    let chain = file
+        .x5c_chain_file
+        .take()
+        .map(|chain| path.parent().map_or(chain.clone(), |dir| dir.join(&chain)));
+    let mut config = config_from_file(&mut file)
+        .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))?;
+    if let Some(chain) = chain {
+        let pem = std::fs::read(&chain)
+            .map_err(|err| CliError::Io(format!("{}: {err}", chain.display())))?;
+        config.x5c_chain = Some(
+            CertificateChain::from_pem(&pem)
+                .map_err(|err| CliError::Io(format!("{}: {err}", chain.display())))?,
+        );
+    }
+    Ok((config, file.key_rotation))
 }
 
-fn config_from_file(file: ConfigFile) -> Result<Config, String> {
-    let mut config = Config::new(file.issuer);
+fn config_from_file(file: &mut ConfigFile) -> Result<Config, String> {
+    let mut config = Config::new(file.issuer.clone());
+    if let Some(rotation) = &file.key_rotation {
+        if let Some(interval) = rotation.interval_seconds {
+            config.key_rotation_interval = interval;
+        }
+        if let Some(retention) = rotation.retention_seconds {
+            config.key_retention = retention;
+        }
+        if config.key_rotation_interval <= 0 || config.key_retention <= 0 {
+            return Err("key_rotation: interval and retention must be positive".into());
+        }
+    }
     if file.credential_configurations.is_empty() {
         return Err("at least one [[credential_configurations]] is needed".into());
     }
     if file.trusted_attesters.is_empty() {
         return Err("trusted_attesters is empty: no wallet could authenticate".into());
     }
-    config.trusted_attesters = file.trusted_attesters;
-    if let Some(tee) = file.accepted_tee {
+    config.trusted_attesters = std::mem::take(&mut file.trusted_attesters);
+    if let Some(tee) = file.accepted_tee.take() {
         config.accepted_tee = tee;
     }
     if let Some(required) = file.require_attestation_challenge {
@@ -110,7 +162,7 @@ fn config_from_file(file: ConfigFile) -> Result<Config, String> {
     if let Some(ttl) = file.status_list_ttl_seconds {
         config.status_list_ttl = ttl;
     }
-    for token in file.admin_tokens {
+    for token in std::mem::take(&mut file.admin_tokens) {
         if token.sha256.len() != 64 || !token.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err("admin_tokens[].sha256 is SHA-256 hex (64 characters)".into());
         }
@@ -124,8 +176,14 @@ fn config_from_file(file: ConfigFile) -> Result<Config, String> {
             scopes: token.scopes,
         });
     }
-    config.configurations = file
-        .credential_configurations
+    for conf in &file.credential_configurations {
+        if let Some(members) = &conf.type_metadata {
+            config
+                .type_metadata
+                .insert(conf.id.clone(), members.clone());
+        }
+    }
+    config.configurations = std::mem::take(&mut file.credential_configurations)
         .into_iter()
         .map(|conf| CredentialConfiguration {
             id: conf.id,
@@ -158,7 +216,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             "the credential-signing key must be a PKCS#11 key (--pkcs11); --allow-software-key is for development".into(),
         ));
     }
-    let config = load_config(&args.config)?;
+    let (config, rotation) = load_config(&args.config)?;
     let signer = args.key.open_signer().await?;
     let registry = args.registry.client()?;
     require_registered(&registry, &config.issuer, &*signer).await?;
@@ -166,6 +224,34 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     tracing::info!(issuer = %config.issuer, kid = %signer.public_jwk().kid().unwrap_or_default(), "credential issuer");
     let issuer = Issuer::new(config, store.clone(), signer, registry)
         .map_err(|err| CliError::Io(err.to_string()))?;
+    if let Some(rotation) = rotation {
+        // A rotated software key would live only in memory and the next start would load a
+        // retired one: rotation is for token keys, which stay on the token.
+        let pkcs11 = args.key.pkcs11_only().ok_or_else(|| {
+            CliError::Io("[key_rotation] needs a PKCS#11 signing key (--pkcs11)".into())
+        })?;
+        let token_file = &rotation.registry_admin_token_file;
+        let token = std::fs::read_to_string(token_file)
+            .map_err(|err| CliError::Io(format!("{}: {err}", token_file.display())))?;
+        issuer
+            .enable_key_rotation(KeyRotation {
+                registry_url: rotation.registry_url,
+                registry_admin_token: token.trim().to_owned(),
+                keys: Arc::new(Pkcs11Keys(pkcs11)),
+            })
+            .map_err(|err| CliError::Io(err.to_string()))?;
+        let rotating = issuer.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(ROTATION_CHECK);
+            loop {
+                ticks.tick().await;
+                // A failed rotation leaves the old key signing; the next tick tries again.
+                if let Err(err) = rotating.rotate_if_due().await {
+                    tracing::error!(%err, "signing key rotation failed; the old key stays in use");
+                }
+            }
+        });
+    }
     crate::serve::serve(
         "credential issuer",
         &args.listen,
@@ -173,6 +259,29 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         store,
     )
     .await
+}
+
+/// How often the rotation task asks whether a rotation is due.
+const ROTATION_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// New signing keys on the PKCS#11 token of the first one, labelled `<label>-<unix time>`
+/// (a label is never reused); a restart must name the newest label, which is logged.
+struct Pkcs11Keys(Pkcs11Config);
+
+impl KeyFactory for Pkcs11Keys {
+    fn generate(&self) -> KeyFuture<'_, Arc<dyn Signer>> {
+        let mut config = self.0.clone();
+        config.key_label = format!("{}-{}", config.key_label, immerse_jose::jwt::now());
+        Box::pin(async move {
+            let label = config.key_label.clone();
+            let signer = tokio::task::spawn_blocking(move || Pkcs11Signer::generate(&config))
+                .await
+                .map_err(|err| IssuerError::Internal(format!("PKCS#11 task: {err}")))??;
+            tracing::info!(%label, kid = signer.kid(), "new signing key generated on the token");
+            let signer: Arc<dyn Signer> = Arc::new(signer);
+            Ok(signer)
+        })
+    }
 }
 
 /// Wallets and verifiers accept only keys the registry lists for the issuer, so a key that is
@@ -198,7 +307,8 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, String> {
-        config_from_file(toml::from_str(text).map_err(|err| err.to_string())?)
+        let mut file: ConfigFile = toml::from_str(text).map_err(|err| err.to_string())?;
+        config_from_file(&mut file)
     }
 
     const MINIMAL: &str = r#"
@@ -232,5 +342,45 @@ display_name = "Employee"
         assert!(parse(&MINIMAL.replace("86400", "0")).is_err());
         assert!(parse(&format!("{MINIMAL}\nunknown = 1")).is_err());
         assert!(parse(&format!("batch_size = 0\n{MINIMAL}")).is_err());
+        let rotation = "[key_rotation]\nregistry_url = \"http://127.0.0.1:8700\"\nregistry_admin_token_file = \"t\"\n";
+        assert!(parse(&format!("{MINIMAL}\n{rotation}interval_seconds = 0")).is_err());
+        assert!(parse(&format!("{MINIMAL}\n{rotation}unknown = 1")).is_err());
+    }
+
+    #[test]
+    fn type_metadata_and_rotation_settings_are_read() {
+        let text = format!(
+            "{MINIMAL}type_metadata = {{ description = \"An employee\" }}\n[key_rotation]\nregistry_url = \"http://127.0.0.1:8700\"\nregistry_admin_token_file = \"t\"\ninterval_seconds = 3600\nretention_seconds = 7200\n"
+        );
+        let config = parse(&text).unwrap();
+        assert_eq!(
+            config.type_metadata["employee"]["description"],
+            "An employee"
+        );
+        assert_eq!(config.key_rotation_interval, 3600);
+        assert_eq!(config.key_retention, 7200);
+        let defaults = parse(MINIMAL).unwrap();
+        assert_eq!(defaults.key_rotation_interval, 24 * 3600);
+        assert_eq!(defaults.key_retention, 48 * 3600);
+        assert!(defaults.type_metadata.is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_chain_file_refuses_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("issuer.toml");
+        std::fs::write(dir.path().join("chain.pem"), "not a certificate").unwrap();
+        std::fs::write(
+            &config,
+            format!("x5c_chain_file = \"chain.pem\"\n{MINIMAL}"),
+        )
+        .unwrap();
+        assert!(load_config(&config).is_err());
+        std::fs::write(
+            &config,
+            format!("x5c_chain_file = \"missing.pem\"\n{MINIMAL}"),
+        )
+        .unwrap();
+        assert!(load_config(&config).is_err());
     }
 }

@@ -1,6 +1,115 @@
 //! Issuer configuration: identifiers, lifetimes, policy. Every field has a default that holds
 //! for this profile; tests and the binary override what they need.
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use immerse_jose::PublicJwk;
+use openssl::asn1::Asn1Time;
+use openssl::x509::X509;
 use serde_json::{Map, Value};
+
+/// A configuration the issuer refuses to start with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("certificate chain: {0}")]
+    ChainUnreadable(String),
+    #[error("certificate chain: the leaf certifies another key than the signing key")]
+    ChainKeyMismatch,
+    #[error("certificate chain: certificate {index} is not valid now ({reason})")]
+    ChainNotValidNow { index: usize, reason: &'static str },
+    #[error("certificate chain: certificate {index} is not signed by the next one")]
+    ChainBroken { index: usize },
+    #[error("type metadata: {0}")]
+    TypeMetadata(String),
+    #[error("key rotation: {0}")]
+    KeyRotation(String),
+}
+
+/// The certificate chain of the issuer's signing key, leaf first, sent as `x5c` (RFC 7515
+/// s4.1.6) on signed metadata.
+#[derive(Debug, Clone)]
+pub struct CertificateChain {
+    certificates: Vec<X509>,
+}
+
+impl CertificateChain {
+    /// Every certificate of a PEM file, in file order (leaf first).
+    pub fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
+        let certificates = X509::stack_from_pem(pem)
+            .map_err(|err| ConfigError::ChainUnreadable(err.to_string()))?;
+        if certificates.is_empty() {
+            return Err(ConfigError::ChainUnreadable("no certificate".into()));
+        }
+        Ok(Self { certificates })
+    }
+
+    /// The `x5c` value: standard base64 of each DER certificate (RFC 7515 s4.1.6), leaf first.
+    pub fn x5c(&self) -> Vec<String> {
+        self.certificates
+            .iter()
+            .filter_map(|cert| cert.to_der().ok())
+            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+            .collect()
+    }
+
+    /// Does the leaf certify `key`?
+    pub fn certifies(&self, key: &PublicJwk) -> bool {
+        self.leaf_key()
+            .is_ok_and(|leaf| leaf.thumbprint() == key.thumbprint())
+    }
+
+    fn leaf_key(&self) -> Result<PublicJwk, ConfigError> {
+        let unreadable =
+            |err: &dyn std::fmt::Display| ConfigError::ChainUnreadable(err.to_string());
+        let pem = self.certificates[0]
+            .public_key()
+            .and_then(|key| key.public_key_to_pem())
+            .map_err(|err| unreadable(&err))?;
+        let pem = String::from_utf8(pem).map_err(|err| unreadable(&err))?;
+        PublicJwk::from_spki_pem(&pem).map_err(|err| unreadable(&err))
+    }
+
+    /// The startup checks: the leaf certifies `key`, every certificate is within its validity
+    /// at `now`, and each is signed by the next (a chain a relying party could build).
+    pub fn check(&self, key: &PublicJwk, now: i64) -> Result<(), ConfigError> {
+        if self.leaf_key()?.thumbprint() != key.thumbprint() {
+            return Err(ConfigError::ChainKeyMismatch);
+        }
+        let at = Asn1Time::from_unix(now)
+            .map_err(|err| ConfigError::ChainUnreadable(err.to_string()))?;
+        for (index, cert) in self.certificates.iter().enumerate() {
+            let before = cert
+                .not_before()
+                .compare(&at)
+                .map_err(|err| ConfigError::ChainUnreadable(err.to_string()))?;
+            if before == std::cmp::Ordering::Greater {
+                return Err(ConfigError::ChainNotValidNow {
+                    index,
+                    reason: "not yet valid",
+                });
+            }
+            let after = cert
+                .not_after()
+                .compare(&at)
+                .map_err(|err| ConfigError::ChainUnreadable(err.to_string()))?;
+            if after != std::cmp::Ordering::Greater {
+                return Err(ConfigError::ChainNotValidNow {
+                    index,
+                    reason: "expired",
+                });
+            }
+            if let Some(issuer) = self.certificates.get(index + 1) {
+                let issuer_key = issuer
+                    .public_key()
+                    .map_err(|err| ConfigError::ChainUnreadable(err.to_string()))?;
+                if !cert.verify(&issuer_key).unwrap_or(false) {
+                    return Err(ConfigError::ChainBroken { index });
+                }
+            }
+        }
+        Ok(())
+    }
+}
 
 /// One credential configuration (OpenID4VCI 1.0 s12.2.4, `credential_configurations_supported`)
 /// of format `dc+sd-jwt` (app. A.3).
@@ -71,6 +180,18 @@ pub struct Config {
     pub admin_tokens: Vec<AdminToken>,
     /// Extra metadata (e.g. `display`) merged into the Credential Issuer Metadata.
     pub extra_metadata: Map<String, Value>,
+    /// Certificate chain of the signing key, leaf first; sent as `x5c` on signed metadata
+    /// while the signing key is the one it certifies.
+    pub x5c_chain: Option<CertificateChain>,
+    /// Per credential configuration id: members of its SD-JWT VC type metadata document
+    /// (`description`, `display`, `claims`, ...) that replace the defaults derived from the
+    /// configuration. `vct` cannot be replaced.
+    pub type_metadata: HashMap<String, Map<String, Value>>,
+    /// Seconds between signing-key rotations, when rotation is enabled.
+    pub key_rotation_interval: i64,
+    /// Seconds a retired key stays valid in the registry; must equal the registry's retention
+    /// (the registry applies it; the issuer only checks that both agree).
+    pub key_retention: i64,
 }
 
 impl Config {
@@ -100,6 +221,10 @@ impl Config {
             status_list_ttl: 300,
             admin_tokens: Vec::new(),
             extra_metadata: Map::new(),
+            x5c_chain: None,
+            type_metadata: HashMap::new(),
+            key_rotation_interval: 24 * 3600,
+            key_retention: 48 * 3600,
         }
     }
 

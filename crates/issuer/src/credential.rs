@@ -248,6 +248,16 @@ impl Issuer {
         let disclosure = claims.keys().fold(DisclosurePolicy::new(), |policy, name| {
             policy.disclose(ClaimPath::claim(name.clone()))
         });
+        // SD-JWT VC draft, "Document Integrity": `vct#integrity` is the W3C SRI hash of the
+        // exact type metadata bytes we serve for this vct, so a wallet can detect a changed
+        // document.
+        let integrity = self
+            .inner
+            .type_metadata
+            .get(&conf.id)
+            .map(|document| document.integrity.clone());
+        // One key for the whole batch, read once, so a rotation never splits a response.
+        let signer = self.signer();
         let mut credentials = Vec::with_capacity(keys.len());
         for key in keys {
             let exp = now + conf.lifetime_seconds;
@@ -259,11 +269,17 @@ impl Issuer {
                 exp: Some(exp),
                 status: Some(status),
                 holder_key: Some(key),
-                claims: claims.clone(),
+                claims: {
+                    let mut claims = claims.clone();
+                    if let Some(integrity) = &integrity {
+                        claims.insert("vct#integrity".into(), integrity.clone().into());
+                    }
+                    claims
+                },
             };
             // Fresh salts per credential come from issue_vc (RFC 9901 s4.2.1).
             let sd_jwt = immerse_sd_jwt::issue_vc(
-                &*self.inner.signer,
+                &*signer,
                 &credential,
                 &disclosure,
                 &IssueOptions::default(),

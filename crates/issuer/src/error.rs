@@ -79,6 +79,11 @@ pub enum IssuerError {
     StatusList(#[from] immerse_status_list::StatusListError),
     #[error("registry unavailable: {0}")]
     Registry(String),
+    #[error("configuration: {0}")]
+    Config(#[from] crate::ConfigError),
+    /// A rotation that did not switch keys; the previous key stays in use.
+    #[error("key rotation: {0}")]
+    KeyRotation(String),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -113,7 +118,7 @@ impl IssuerError {
             Self::NotFound => "not_found",
             Self::Registry(_) => "temporarily_unavailable",
             Self::Store(_) | Self::Jose(_) | Self::SdJwt(_) | Self::StatusList(_) => "server_error",
-            Self::Internal(_) => "server_error",
+            Self::Internal(_) | Self::Config(_) | Self::KeyRotation(_) => "server_error",
         }
     }
 
@@ -137,6 +142,8 @@ impl IssuerError {
             | Self::Jose(_)
             | Self::SdJwt(_)
             | Self::StatusList(_)
+            | Self::Config(_)
+            | Self::KeyRotation(_)
             | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         }
@@ -147,7 +154,7 @@ impl IssuerError {
             Self::Store(_) | Self::Jose(_) | Self::SdJwt(_) | Self::StatusList(_) => {
                 "internal error".into()
             }
-            Self::Internal(_) => "internal error".into(),
+            Self::Internal(_) | Self::Config(_) | Self::KeyRotation(_) => "internal error".into(),
             Self::UseDpopNonce { .. } => "use the DPoP-Nonce header value in the DPoP proof".into(),
             other => {
                 let text = other.to_string();

@@ -31,7 +31,16 @@ const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// s3.1).
 pub fn router(issuer: Issuer) -> Router {
     let base = issuer.config().issuer_path().to_owned();
-    Router::new()
+    let mut router = Router::new();
+    // SD-JWT VC draft, "Retrieving Type Metadata": the exact bytes `vct#integrity` hashes.
+    for (path, bytes) in issuer.type_metadata_routes() {
+        let bytes = Bytes::from(bytes);
+        router = router.route(
+            &path,
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], bytes) }),
+        );
+    }
+    router
         .route(
             &format!("/.well-known/openid-credential-issuer{base}"),
             get(issuer_metadata),

@@ -16,29 +16,37 @@ mod deferred;
 mod dpop;
 mod error;
 pub mod http;
+mod keys;
 mod metadata;
 mod notification;
 mod offer;
 mod proof;
 mod status;
 mod token;
+mod type_metadata;
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 pub use authorization::{
     AUTHORIZATION_CODE_GRANT, AuthorizationRequest, PushedAuthorization, PushedAuthorizationRequest,
 };
 pub use client_auth::{ATTESTATION_POP_TYP, ATTESTATION_TYP, AttestedClient};
-pub use config::{AdminToken, Config, CredentialConfiguration, SCOPE_OFFERS, SCOPE_STATUS};
+pub use config::{
+    AdminToken, CertificateChain, Config, ConfigError, CredentialConfiguration, SCOPE_OFFERS,
+    SCOPE_STATUS,
+};
 pub use credential::{CredentialRequest, CredentialResponse, ResponseBody};
 pub use dpop::DPOP_TYP;
 pub use error::IssuerError;
+pub use keys::{KeyFactory, KeyFuture, KeyRotation, Rotated, SoftwareKeys};
 pub use metadata::{AS_METADATA_TYP, METADATA_TYP};
 pub use notification::NOTIFICATION_EVENTS;
 pub use offer::{CreatedOffer, NewOffer, OfferGrant, PRE_AUTHORIZED_GRANT};
 pub use proof::PROOF_TYP;
 pub use status::CredentialStatus;
 pub use token::{TokenHeaders, TokenRequest, TokenResponse};
+pub use type_metadata::{TYPE_METADATA_PREFIX, TypeMetadataDocument};
 
 use immerse_jose::jwe::DecryptionKey;
 use immerse_jose::{Signer, base64url};
@@ -56,8 +64,15 @@ pub struct Issuer {
 struct Inner {
     config: Config,
     store: Store,
-    signer: Arc<dyn Signer>,
+    /// The current signing key; rotation swaps it under the write lock, so every signature is
+    /// made whole with one key or the other.
+    signer: RwLock<Arc<dyn Signer>>,
     registry: RegistryClient,
+    /// Served type metadata per credential configuration id, bytes fixed at start.
+    type_metadata: HashMap<String, TypeMetadataDocument>,
+    /// Set once by [`Issuer::enable_key_rotation`].
+    rotation: OnceLock<keys::RotationSetup>,
+    rotation_state: tokio::sync::Mutex<keys::RotationState>,
     request_key: DecryptionKey,
     /// The list new credentials go into and its in-process index allocator. Replicas share no
     /// allocator; the store's primary key on (list, index) refuses a double allocation.
@@ -84,6 +99,13 @@ impl Issuer {
         registry: RegistryClient,
         clock: impl Fn() -> i64 + Send + Sync + 'static,
     ) -> Result<Self, IssuerError> {
+        let now = clock();
+        // A chain that does not certify this key, or is outside its validity, is refused
+        // before anything is served.
+        if let Some(chain) = &config.x5c_chain {
+            chain.check(signer.public_jwk(), now)?;
+        }
+        let type_metadata = type_metadata::documents(&config)?;
         let request_key = DecryptionKey::generate(immerse_jose::Curve::P256)?;
         let allocator = IndexAllocator::new(config.status_list_capacity)?;
         Ok(Self {
@@ -91,8 +113,11 @@ impl Issuer {
                 allocator: Mutex::new((random_token(12)?, allocator)),
                 config,
                 store,
-                signer,
+                signer: RwLock::new(signer),
                 registry,
+                type_metadata,
+                rotation: OnceLock::new(),
+                rotation_state: tokio::sync::Mutex::new(keys::RotationState::new(now)),
                 request_key,
                 clock: Box::new(clock),
             }),
@@ -109,6 +134,15 @@ impl Issuer {
 
     fn now(&self) -> i64 {
         (self.inner.clock)()
+    }
+
+    /// The key new credentials, status list tokens and signed metadata are signed with now.
+    pub fn signer(&self) -> Arc<dyn Signer> {
+        match self.inner.signer.read() {
+            Ok(guard) => guard.clone(),
+            // A panic while holding the lock cannot leave a half-written Arc behind.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
     }
 }
 

@@ -136,6 +136,17 @@ impl Issuer {
         claims.insert("sub".into(), issuer.into());
         claims.insert("iat".into(), now.into());
         claims.insert("exp".into(), (now + SIGNED_METADATA_LIFETIME).into());
-        Ok(jwt::sign(&*self.inner.signer, &SigningHeader::new(typ), claims).await?)
+        // One read of the key, so that the header's x5c and the signature agree even when a
+        // rotation lands meanwhile.
+        let signer = self.signer();
+        let mut header = SigningHeader::new(typ);
+        // RFC 7515 s4.1.6: x5c is base64 (not base64url) DER, the certificate of the signing
+        // key first. After a rotation the chain certifies a retired key, so it is left out.
+        if let Some(chain) = &self.config().x5c_chain
+            && chain.certifies(signer.public_jwk())
+        {
+            header = header.with("x5c", chain.x5c().into());
+        }
+        Ok(jwt::sign(&*signer, &header, claims).await?)
     }
 }

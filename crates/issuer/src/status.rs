@@ -74,7 +74,7 @@ impl Issuer {
             ttl: Some(ttl.max(1)),
             list,
         };
-        Ok(token.sign(&*self.inner.signer).await?)
+        Ok(token.sign(&*self.signer()).await?)
     }
 
     /// `/.well-known/credential-status.json`: the status lists this issuer serves.

@@ -155,6 +155,10 @@ async fn pre_authorized_flow_issues_an_encrypted_batch_that_verifies_and_can_be_
         validation.issuer = Some(ISSUER);
         let vc = verify_vc(text, &validation, &keys).unwrap();
         assert_eq!(vc.vct(), VCT);
+        // SD-JWT VC draft, "Document Integrity": the hash of the type metadata we serve.
+        let integrity = &env.issuer.type_metadata(CONFIGURATION).unwrap().integrity;
+        assert!(integrity.starts_with("sha256-"));
+        assert_eq!(vc.sd_jwt().claims()["vct#integrity"], json!(integrity));
         assert!(vc.exp().unwrap() > vc.iat().unwrap());
         assert_eq!(
             vc.holder_key().unwrap().thumbprint(),

@@ -3,6 +3,7 @@ mod authorization_code;
 mod credential_errors;
 mod deferred;
 mod flow;
+mod keys;
 mod notification;
 mod support;
 mod token_errors;

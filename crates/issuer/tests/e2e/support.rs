@@ -28,6 +28,11 @@ pub struct Env {
     pub issuer: Issuer,
     pub registry: RegistryClient,
     pub attester: Arc<SoftwareSigner>,
+    /// The registry service itself, its URL, root key and a `registry:admin` token.
+    pub registry_service: Registry,
+    pub registry_url: String,
+    pub registry_root: immerse_jose::PublicJwk,
+    pub registry_admin_token: String,
 }
 
 /// A wallet instance: its attested instance key and its DPoP key.
@@ -60,6 +65,11 @@ pub fn sha256_hex(text: &str) -> String {
 
 /// Starts a registry (attester and issuer keys enrolled) and an issuer configured by `tweak`.
 pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
+    start_with_key(Arc::new(SoftwareSigner::generate().unwrap()), tweak).await
+}
+
+/// As [`start`], with the issuer's first signing key given.
+pub async fn start_with_key(issuer_key: Arc<dyn Signer>, tweak: impl FnOnce(&mut Config)) -> Env {
     let root = Arc::new(SoftwareSigner::generate().unwrap());
     let registry = Registry::new(
         Store::connect_in_memory().await.unwrap(),
@@ -67,7 +77,15 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
         immerse_registry::Config::new(REGISTRY_ID),
     );
     let attester = Arc::new(SoftwareSigner::generate().unwrap());
-    let issuer_key: Arc<dyn Signer> = Arc::new(SoftwareSigner::generate().unwrap());
+    let registry_admin_token = immerse_registry::auth::create_admin_token(
+        registry.store(),
+        &[immerse_registry::auth::Scope::Admin],
+        "issuer key rotation",
+        None,
+        jwt::now(),
+    )
+    .await
+    .unwrap();
     for (id, role, key) in [
         (ATTESTER, Role::Attester, attester.public_jwk()),
         (ISSUER, Role::Issuer, issuer_key.public_jwk()),
@@ -90,9 +108,9 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let registry_url = format!("http://{}", listener.local_addr().unwrap());
-    serve(listener, immerse_registry::http::router(registry)).await;
+    serve(listener, immerse_registry::http::router(registry.clone())).await;
     let client = RegistryClient::new(
-        registry_url,
+        registry_url.clone(),
         REGISTRY_ID,
         root.public_jwk().clone(),
         ClientOptions::default(),
@@ -134,6 +152,10 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Env {
         issuer,
         registry: client,
         attester,
+        registry_service: registry,
+        registry_url,
+        registry_root: root.public_jwk().clone(),
+        registry_admin_token,
     }
 }
 
@@ -156,6 +178,17 @@ impl Env {
 
     pub async fn issuer_keys(&self) -> PublicJwkSet {
         self.registry.verification_keys(ISSUER).await.unwrap()
+    }
+
+    /// A registry client with an empty cache, as a verifier that never fetched before.
+    pub fn fresh_registry_client(&self) -> RegistryClient {
+        RegistryClient::new(
+            self.registry_url.clone(),
+            REGISTRY_ID,
+            self.registry_root.clone(),
+            ClientOptions::default(),
+        )
+        .unwrap()
     }
 
     /// A client attestation as the Attestation Service mints it, for `tee`.
