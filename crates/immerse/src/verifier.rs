@@ -3,8 +3,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand};
+use immerse_registry::RegistryError;
 use immerse_store::Store;
-use immerse_verifier::{ClientIdentity, Config, ConfigFile, Verifier};
+use immerse_verifier::{ClientIdPrefix, ClientIdentity, Config, ConfigFile, Verifier};
 
 use crate::CliError;
 use crate::keys::KeyLocation;
@@ -33,10 +34,19 @@ pub struct ServeArgs {
         default_value = "sqlite://immerse-verifier.db"
     )]
     database_url: String,
+    /// Client Identifier prefix (OpenID4VP 1.0 s5.9.3): `x509_hash`, or
+    /// `openid_federation:<entity id>` with the verifier's Key Registry entity, whose registered
+    /// key signs the request objects (named by `kid`, no certificate).
+    #[arg(
+        long,
+        env = "IMMERSE_VERIFIER_CLIENT_ID_PREFIX",
+        default_value = "x509_hash"
+    )]
+    client_id_prefix: ClientIdPrefix,
     /// PEM certificate chain, leaf first: the leaf names the request-signing key, and its
-    /// SHA-256 is the `x509_hash` Client Identifier.
+    /// SHA-256 is the `x509_hash` Client Identifier. Needed for `x509_hash` only.
     #[arg(long, env = "IMMERSE_VERIFIER_CERTIFICATES")]
-    certificates: PathBuf,
+    certificates: Option<PathBuf>,
     #[command(flatten)]
     registry: RegistryTrust,
     /// The request-signing key.
@@ -71,15 +81,33 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
             args.config.display()
         )));
     }
-    let chain = certificate_chain(&args.certificates)?;
+    let chain = match (&args.client_id_prefix, &args.certificates) {
+        (ClientIdPrefix::X509Hash, None) => {
+            return Err(CliError::Io(
+                "--certificates is required with the x509_hash client identifier prefix".into(),
+            ));
+        }
+        (_, Some(path)) => Some(certificate_chain(path)?),
+        (ClientIdPrefix::OpenIdFederation(_), None) => None,
+    };
     let signer = args.key.open_signer().await?;
-    let identity =
-        ClientIdentity::x509_hash(signer, chain).map_err(|err| CliError::Io(err.to_string()))?;
+    let identity = ClientIdentity::new(&args.client_id_prefix, signer, chain)
+        .map_err(|err| CliError::Io(err.to_string()))?;
     let registry = args.registry.client()?;
     let store = Store::connect(&args.database_url).await?;
     tracing::info!(client_id = %identity.client_id(), public_url = %config.public_url, "verifier");
     let verifier = Verifier::new(config, identity, store.clone(), registry)
         .map_err(|err| CliError::Io(err.to_string()))?;
+    // A verifier whose key the registry does not list would be refused by every wallet; while
+    // the registry cannot be reached at start, serving (and saying so) beats not serving.
+    match verifier.check_registration().await {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => return Err(CliError::Io(reason)),
+        Err(err @ RegistryError::Unavailable(_)) => {
+            tracing::warn!(error = %err, "registration of the verifier not checked");
+        }
+        Err(err) => return Err(CliError::Io(format!("verifier registration: {err}"))),
+    }
     crate::serve::serve(
         "verifier",
         &args.listen,
@@ -106,4 +134,54 @@ fn certificate_chain(path: &PathBuf) -> Result<Vec<Vec<u8>>, CliError> {
                 .map_err(|err| CliError::Io(format!("{}: {err}", path.display())))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(subcommand)]
+        command: VerifierCommand,
+    }
+
+    fn serve_args(extra: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let mut argv = vec![
+            "verifier",
+            "serve",
+            "--config",
+            "v.toml",
+            "--key-file",
+            "k.pem",
+            "--registry-id",
+            "https://registry.test",
+            "--registry-jwk",
+            "r.jwk",
+        ];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            VerifierCommand::Serve(args) => args,
+        })
+    }
+
+    #[test]
+    fn client_id_prefix_defaults_to_x509_hash_and_takes_an_entity_for_federation() {
+        let args = serve_args(&["--certificates", "c.pem"]).unwrap();
+        assert_eq!(args.client_id_prefix, ClientIdPrefix::X509Hash);
+        let args = serve_args(&[
+            "--client-id-prefix",
+            "openid_federation:https://verifier.test",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.client_id_prefix,
+            ClientIdPrefix::OpenIdFederation("https://verifier.test".into())
+        );
+        assert!(args.certificates.is_none());
+        assert!(serve_args(&["--client-id-prefix", "x509_san_dns"]).is_err());
+        assert!(serve_args(&["--client-id-prefix", "openid_federation:verifier.test"]).is_err());
+    }
 }

@@ -85,13 +85,72 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// The request-signing key and the certificate chain that names it: the Client Identifier is
-/// `x509_hash:` + base64url(SHA-256(leaf DER)) (OpenID4VP 1.0 s5.9.3).
+/// The Client Identifier prefix prepended to an OpenID Federation Entity Identifier
+/// (OpenID4VP 1.0 s5.9.3).
+pub const OPENID_FEDERATION_PREFIX: &str = "openid_federation:";
+/// The prefix of a Client Identifier that hashes the request-signing certificate (OpenID4VP 1.0
+/// s5.9.3, HAIP s5).
+pub const X509_HASH_PREFIX: &str = "x509_hash:";
+
+/// Which Client Identifier prefix the verifier speaks (OpenID4VP 1.0 s5.9.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientIdPrefix {
+    /// `x509_hash`: the identifier hashes the `x5c` leaf that signs each request object.
+    X509Hash,
+    /// `openid_federation:<entity id>`: the identifier is the verifier's Key Registry entity,
+    /// and request objects are signed with a key the registry lists for it, named by `kid`.
+    OpenIdFederation(String),
+}
+
+impl std::str::FromStr for ClientIdPrefix {
+    type Err = String;
+    /// `x509_hash`, or `openid_federation:<entity id>`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text == "x509_hash" {
+            return Ok(Self::X509Hash);
+        }
+        match text.strip_prefix(OPENID_FEDERATION_PREFIX) {
+            Some(entity) => {
+                check_entity_identifier(entity)?;
+                Ok(Self::OpenIdFederation(entity.to_owned()))
+            }
+            None => Err(format!(
+                "client identifier prefix {text:?} is neither x509_hash nor openid_federation:<entity id>"
+            )),
+        }
+    }
+}
+
+/// OpenID Federation 1.0 s1.2: an Entity Identifier is an https URL with a host and no query or
+/// fragment (the registry's entity ids are the same shape).
+fn check_entity_identifier(entity: &str) -> Result<(), String> {
+    let valid = reqwest::Url::parse(entity).is_ok_and(|url| {
+        url.scheme() == "https"
+            && url.host_str().is_some_and(|host| !host.is_empty())
+            && url.query().is_none()
+            && url.fragment().is_none()
+            && url.username().is_empty()
+            && url.password().is_none()
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(format!(
+            "{entity:?} is not an Entity Identifier (an https URL without query or fragment)"
+        ))
+    }
+}
+
+/// The request-signing key and what names it: for `x509_hash`, the certificate chain whose leaf
+/// hashes to the Client Identifier; for `openid_federation`, the verifier's Key Registry entity.
 pub struct ClientIdentity {
     client_id: String,
     signer: std::sync::Arc<dyn Signer>,
-    /// DER certificates, leaf first, for `x5c` (standard base64, RFC 7515 s4.1.6).
+    /// DER certificates, leaf first, for `x5c` (standard base64, RFC 7515 s4.1.6); empty for
+    /// `openid_federation`, where the key is found by `kid` in the entity's registered keys.
     x5c: Vec<String>,
+    /// The registry entity behind an `openid_federation` identifier.
+    entity_id: Option<String>,
 }
 
 impl ClientIdentity {
@@ -118,7 +177,10 @@ impl ClientIdentity {
             ));
         }
         // OpenID4VP 1.0 s5.9.3: base64url SHA-256 of the DER-encoded leaf certificate.
-        let client_id = format!("x509_hash:{}", base64url::encode(Sha256::digest(leaf)));
+        let client_id = format!(
+            "{X509_HASH_PREFIX}{}",
+            base64url::encode(Sha256::digest(leaf))
+        );
         let x5c = chain_der
             .iter()
             .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
@@ -127,7 +189,50 @@ impl ClientIdentity {
             client_id,
             signer,
             x5c,
+            entity_id: None,
         })
+    }
+
+    /// OpenID4VP 1.0 s5.9.3 `openid_federation`: the Client Identifier is the prefix and the
+    /// verifier's Entity Identifier, here its Key Registry entity; the registry's signed entity
+    /// statement stands in for the Trust Chain (the registry is the Trust Anchor and the only
+    /// superior). Wallets find the signing key by `kid` among the entity's registered keys,
+    /// whose `kid` is the RFC 7638 thumbprint, so the signer's `kid` must be that thumbprint.
+    pub fn openid_federation(
+        signer: std::sync::Arc<dyn Signer>,
+        entity_id: &str,
+    ) -> Result<Self, VerifierError> {
+        check_entity_identifier(entity_id).map_err(VerifierError::Config)?;
+        if signer.kid() != signer.public_jwk().thumbprint_b64() {
+            return Err(VerifierError::Config(
+                "the request-signing key's kid is not its RFC 7638 thumbprint, the kid the registry lists".into(),
+            ));
+        }
+        Ok(Self {
+            client_id: format!("{OPENID_FEDERATION_PREFIX}{entity_id}"),
+            signer,
+            x5c: Vec::new(),
+            entity_id: Some(entity_id.to_owned()),
+        })
+    }
+
+    /// Builds the identity `prefix` names; `chain_der` is needed for `x509_hash` only.
+    pub fn new(
+        prefix: &ClientIdPrefix,
+        signer: std::sync::Arc<dyn Signer>,
+        chain_der: Option<Vec<Vec<u8>>>,
+    ) -> Result<Self, VerifierError> {
+        match prefix {
+            ClientIdPrefix::X509Hash => {
+                let chain = chain_der.ok_or_else(|| {
+                    VerifierError::Config("x509_hash needs the certificate chain".into())
+                })?;
+                Self::x509_hash(signer, chain)
+            }
+            ClientIdPrefix::OpenIdFederation(entity_id) => {
+                Self::openid_federation(signer, entity_id)
+            }
+        }
     }
 
     /// The full Client Identifier, prefix included: what the KB-JWT `aud` must equal.
@@ -139,8 +244,14 @@ impl ClientIdentity {
         &*self.signer
     }
 
+    /// The `x5c` chain; empty for `openid_federation`.
     pub fn x5c(&self) -> &[String] {
         &self.x5c
+    }
+
+    /// The registry entity of an `openid_federation` identifier.
+    pub fn entity_id(&self) -> Option<&str> {
+        self.entity_id.as_deref()
     }
 }
 

@@ -1,6 +1,6 @@
-//! The IMMERSE Verifier: OpenID4VP 1.0 with DCQL queries, signed request objects
-//! (`x509_hash` client identifier), encrypted `direct_post.jwt` responses (HAIP s5) and full
-//! SD-JWT VC validation against the Key Registry and the issuer's Token Status List.
+//! The IMMERSE Verifier: OpenID4VP 1.0 with DCQL queries, signed request objects (`x509_hash`
+//! or `openid_federation` client identifier), encrypted `direct_post.jwt` responses (HAIP s5)
+//! and full SD-JWT VC validation against the Key Registry and the issuer's Token Status List.
 //!
 //! Protocol steps are plain methods of [`Verifier`] over typed input, testable without HTTP:
 //! [`Verifier::create_request`], [`Verifier::request_object`], [`Verifier::handle_response`],
@@ -15,6 +15,11 @@
 //!   across restarts and replicas. The per-request decryption key lives in process memory only
 //!   (SYSTEM.md s1): an encrypted response must reach the replica that created the request.
 //! - Status is required by default and fails closed; only VALID passes.
+//! - `openid_federation` (OpenID4VP 1.0 s5.9.3): the Key Registry is the Trust Anchor and its
+//!   signed entity statement about the verifier is the whole Trust Chain; it carries the
+//!   verifier's keys and the claims it may ask for. The request object still carries
+//!   `client_metadata`, because the response encryption key is fresh per request (HAIP s5) and
+//!   no statement could list it; the registry vouches for everything else.
 //! - Every response, accepted or refused, ends its session: a refused presentation is not
 //!   retried on the same nonce. Responses that fail before the state matches end nothing.
 #![forbid(unsafe_code)]
@@ -37,7 +42,10 @@ use immerse_jose::jwe::DecryptionKey;
 use immerse_registry::client::RegistryClient;
 use immerse_store::Store;
 
-pub use config::{ClientIdentity, Config, ConfigFile, ResponseMode, token_hash};
+pub use config::{
+    ClientIdPrefix, ClientIdentity, Config, ConfigFile, OPENID_FEDERATION_PREFIX, ResponseMode,
+    X509_HASH_PREFIX, token_hash,
+};
 pub use error::{PresentationError, VerifierError};
 pub use page::{COOKIE as PAGE_COOKIE, PageLink};
 pub use presentation::Binding;
@@ -108,13 +116,41 @@ impl Verifier {
         &self.config
     }
 
-    /// The full Client Identifier (`x509_hash:...`).
+    /// The full Client Identifier (`x509_hash:...` or `openid_federation:...`).
     pub fn client_id(&self) -> &str {
         self.identity.client_id()
     }
 
     fn now(&self) -> i64 {
         (self.clock)()
+    }
+
+    /// For an `openid_federation` identity: does the registry list the request-signing key for
+    /// the verifier's entity, valid now, and is the entity an active verifier? A misconfigured
+    /// verifier is then found at start rather than by every wallet refusing it. `Ok(Err(why))`
+    /// is the registry's verified "no"; `Err` that no verified answer could be had. Always
+    /// `Ok(Ok(()))` for `x509_hash`.
+    pub async fn check_registration(
+        &self,
+    ) -> Result<Result<(), String>, immerse_registry::RegistryError> {
+        use immerse_registry::model::{EntityStatus, Role};
+        let Some(entity_id) = self.identity.entity_id() else {
+            return Ok(Ok(()));
+        };
+        let entity = self.registry.entity(entity_id).await?;
+        if entity.role() != Role::Verifier || entity.status() != EntityStatus::Active {
+            return Ok(Err(format!(
+                "registry entity {entity_id} is not an active verifier"
+            )));
+        }
+        let kid = self.identity.signer().kid();
+        let keys = entity.verification_keys(self.now(), self.registry.options().retention);
+        if keys.find(kid).is_none() {
+            return Ok(Err(format!(
+                "the registry lists no signing key {kid} valid now for {entity_id}"
+            )));
+        }
+        Ok(Ok(()))
     }
 }
 

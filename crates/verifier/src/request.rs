@@ -225,7 +225,14 @@ impl Verifier {
         if let Some(nonce) = wallet_nonce {
             claims.insert("wallet_nonce".into(), json!(nonce));
         }
-        let header = SigningHeader::new(REQUEST_OBJECT_TYP).with("x5c", json!(self.identity.x5c()));
+        // x509_hash: the x5c leaf names the key (OpenID4VP 1.0 s5.9.3). openid_federation: the
+        // `kid` the signer puts in every header names one of the entity's registered keys, and
+        // no certificate is needed (OpenID Federation 1.0 s12.1, Automatic Registration: the
+        // request object is signed with a key of the Relying Party's Entity, named by kid).
+        let header = match self.identity.x5c() {
+            [] => SigningHeader::new(REQUEST_OBJECT_TYP),
+            chain => SigningHeader::new(REQUEST_OBJECT_TYP).with("x5c", json!(chain)),
+        };
         jwt::sign(self.identity.signer(), &header, &claims)
             .await
             .map_err(|err| VerifierError::Internal(format!("signing: {err}")))

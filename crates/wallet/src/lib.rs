@@ -31,8 +31,8 @@ pub use immerse_net::Origins;
 pub use immerse_status_list::Status;
 pub use issuance::{CredentialOffer, Expected, TxCode};
 pub use presentation::{
-    CredentialMatch, PendingRequest, PresentationError, PresentationOutcome, Presenter,
-    RequestedClaim, VerifierDirectory,
+    CredentialMatch, FederationClientRefusal, PendingRequest, PresentationError,
+    PresentationOutcome, Presenter, RequestedClaim, VerifierDirectory,
 };
 
 /// Reads "now" in unix seconds; injectable for tests.

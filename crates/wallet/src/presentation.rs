@@ -6,14 +6,20 @@
 //! makes a [`PendingRequest`], [`Presenter::approve`] or [`Presenter::deny`] ends it.
 //!
 //! Decisions (where OpenID4VP 1.0 and HAIP leave the wallet a choice):
-//! - Verifier identity: the `x509_hash` Client Identifier only. Trust does not come from a CA
-//!   but from the Key Registry, the wallet's one trust anchor (SYSTEM.md s1): the wallet's
-//!   [`VerifierDirectory`] maps the Client Identifier to the verifier's registry entity (the
-//!   hash names one certificate, so an operator enrolling a verifier records both), and the
-//!   request is accepted only when that entity is an active verifier and the leaf certificate's
-//!   key is one of its registered signing keys valid now. The entity's display name and the
-//!   purposes of its claim allowances are what the holder is shown; nothing the request object
-//!   says about the verifier is.
+//! - Verifier identity: the `x509_hash` and `openid_federation` Client Identifiers (OpenID4VP
+//!   1.0 s5.9.3). Trust does not come from a CA but from the Key Registry, the wallet's one
+//!   trust anchor (SYSTEM.md s1). For `x509_hash` the wallet's [`VerifierDirectory`] maps the
+//!   Client Identifier to the verifier's registry entity (the hash names one certificate, so an
+//!   operator enrolling a verifier records both). For `openid_federation` the identifier names
+//!   the entity itself: the registry's signed entity statement stands in for the Trust Chain
+//!   (the registry is the Trust Anchor and the only superior), and the request object must be
+//!   signed by the registered key its `kid` names; an unknown, non-verifier or suspended entity
+//!   is `invalid_client`, an unlisted `kid` `invalid_request_object`. Either way the request is
+//!   accepted only when the entity is an active verifier and the signing key is one of its
+//!   registered signing keys valid now. The response encryption key still comes from the
+//!   request's `client_metadata`: it is fresh per request (HAIP s5), so no registry statement
+//!   can carry it. The entity's display name and the purposes of its claim allowances are what
+//!   the holder is shown; nothing the request object says about the verifier is.
 //! - Privacy: a request for any claim beyond the entity's allowances is refused whole; claims
 //!   that identify the holder across verifiers are flagged and warned about.
 //! - Status: every candidate credential's status is checked before it is offered; only VALID
@@ -31,16 +37,18 @@ mod response;
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
+use immerse_jose::PublicJwkSet;
+use immerse_registry::RegistryError;
 use immerse_registry::model::{EntityStatus, Role};
 use immerse_status_list::Status;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use error::PresentationError;
+pub use error::{FederationClientRefusal, PresentationError};
 pub use matching::{CredentialMatch, RequestedClaim};
 
 pub(crate) use request::random_text;
-use request::{RequestSource, VerifiedRequest};
+use request::{ClientIdPrefix, RequestSource, VerifiedRequest};
 use response::ResponseTarget;
 
 use crate::{StoredCredential, Wallet};
@@ -56,7 +64,8 @@ pub struct VerifierDirectory {
 
 impl VerifierDirectory {
     /// Records that the verifier with Client Identifier `client_id` (`x509_hash:...`) is the
-    /// registry entity `entity_id`.
+    /// registry entity `entity_id`. `openid_federation:` identifiers need no entry: they name
+    /// their entity.
     pub fn with(mut self, client_id: impl Into<String>, entity_id: impl Into<String>) -> Self {
         self.entities.insert(client_id.into(), entity_id.into());
         self
@@ -72,7 +81,7 @@ impl VerifierDirectory {
 pub struct PendingRequest {
     /// Local identifier of this pending request (random), used to approve or deny it.
     pub id: String,
-    /// The full Client Identifier (`x509_hash:...`).
+    /// The full Client Identifier (`x509_hash:...` or `openid_federation:...`).
     pub client_id: String,
     /// The verifier's registry entity.
     pub verifier_id: String,
@@ -133,9 +142,16 @@ impl Presenter {
             RequestSource::Value(token) => (token.clone(), None),
         };
         let now = self.wallet.now();
+        let federation_keys = match ClientIdPrefix::parse(&authorization.client_id)? {
+            ClientIdPrefix::OpenIdFederation(entity_id) => {
+                Some(self.federation_keys(entity_id, now).await?)
+            }
+            ClientIdPrefix::X509Hash(_) => None,
+        };
         let verified = request::verify_request_object(
             &token,
             &authorization.client_id,
+            federation_keys.as_ref(),
             wallet_nonce.as_deref(),
             now,
             self.wallet.config().skew_seconds,
@@ -154,16 +170,49 @@ impl Presenter {
         Ok(view)
     }
 
+    /// OpenID4VP 1.0 s5.9.3 `openid_federation`: the entity's statement, verified against the
+    /// registry's root key by [`RegistryClient::entity`](immerse_registry::client::RegistryClient::entity),
+    /// must show an active verifier; its signing keys valid now are the ones a request object
+    /// may be signed with. Registry outages stay `registry_unavailable`, never a refusal of the
+    /// verifier.
+    async fn federation_keys(
+        &self,
+        entity_id: &str,
+        now: i64,
+    ) -> Result<PublicJwkSet, PresentationError> {
+        let refused = |reason| PresentationError::FederationClient {
+            entity: entity_id.to_owned(),
+            reason,
+        };
+        let entity = match self.wallet.registry().entity(entity_id).await {
+            Ok(entity) => entity,
+            Err(RegistryError::NotFound(_)) => {
+                return Err(refused(FederationClientRefusal::UnknownEntity));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        if entity.role() != Role::Verifier {
+            return Err(refused(FederationClientRefusal::NotAVerifier));
+        }
+        if entity.status() != EntityStatus::Active {
+            return Err(refused(FederationClientRefusal::Suspended));
+        }
+        Ok(entity.verification_keys(now, self.wallet.registry().options().retention))
+    }
+
     /// The registry's word on the verifier, the privacy policy, and the matching credentials.
     async fn consent_view(
         &self,
         request: &VerifiedRequest,
         now: i64,
     ) -> Result<PendingRequest, PresentationError> {
-        let entity_id = self
-            .verifiers
-            .entity(&request.client_id)
-            .ok_or_else(|| PresentationError::UnknownVerifier(request.client_id.clone()))?;
+        let entity_id = match &request.entity_id {
+            Some(entity_id) => entity_id.as_str(),
+            None => self
+                .verifiers
+                .entity(&request.client_id)
+                .ok_or_else(|| PresentationError::UnknownVerifier(request.client_id.clone()))?,
+        };
         let not_registered = |reason: &str| PresentationError::VerifierNotRegistered {
             entity: entity_id.to_owned(),
             reason: reason.to_owned(),
@@ -183,7 +232,7 @@ impl Presenter {
             .is_none()
         {
             return Err(not_registered(
-                "the request's certificate key is not a registered signing key",
+                "the request's signing key is not a registered signing key",
             ));
         }
         let allowances = entity.allowances();

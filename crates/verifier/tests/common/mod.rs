@@ -79,6 +79,9 @@ pub struct Options {
     pub allow_direct_post: bool,
     /// The verifier's store; an in-memory SQLite database unless given.
     pub store: Option<Store>,
+    /// Speak `openid_federation:<entity>` instead of `x509_hash` (the entity is not enrolled
+    /// in the registry here; tests that need it enrol it).
+    pub federation_entity: Option<String>,
 }
 
 pub struct World {
@@ -94,6 +97,8 @@ pub struct World {
     pub http: reqwest::Client,
     pub ca: X509,
     pub store: Store,
+    /// The verifier's request-signing key.
+    pub verifier_key: Arc<SoftwareSigner>,
 }
 
 async fn serve(router: axum::Router) -> String {
@@ -170,7 +175,11 @@ impl World {
         // The verifier, its request-signing key certified by a test CA.
         let signing = Arc::new(SoftwareSigner::generate().unwrap());
         let (chain, ca) = certificate_chain(signing.public_jwk());
-        let identity = ClientIdentity::x509_hash(signing.clone(), chain.clone()).unwrap();
+        let identity_of = |signing: Arc<SoftwareSigner>| match &options.federation_entity {
+            Some(entity) => ClientIdentity::openid_federation(signing, entity).unwrap(),
+            None => ClientIdentity::x509_hash(signing, chain.clone()).unwrap(),
+        };
+        let identity = identity_of(signing.clone());
         let mut client_options = ClientOptions::default();
         if let Some(retention) = options.retention {
             client_options.retention = immerse_registry::model::Retention(retention);
@@ -192,7 +201,7 @@ impl World {
         config.allow_direct_post = options.allow_direct_post;
         config.redirect_url = Some("https://rp.test/done".into());
         // A second replica over the same database: what one spends, the other sees spent.
-        let replica_identity = ClientIdentity::x509_hash(signing, chain).unwrap();
+        let replica_identity = identity_of(signing.clone());
         let replica = Arc::new(
             Verifier::new(
                 config.clone(),
@@ -218,6 +227,7 @@ impl World {
             http: reqwest::Client::new(),
             ca,
             store,
+            verifier_key: signing,
         }
     }
 
@@ -320,12 +330,26 @@ impl World {
     }
 
     /// What a wallet does with a request object: the signature with the x5c leaf (which chains
-    /// to the test CA), typ `oauth-authz-req+jwt`, and client_id = x509_hash of the leaf.
+    /// to the test CA), typ `oauth-authz-req+jwt`, and client_id = x509_hash of the leaf; for
+    /// `openid_federation`, the signature by the key its `kid` names and no x5c.
     pub fn verify_request_object(&self, token: &str) -> Map<String, Value> {
         let header_b64 = token.split('.').next().unwrap();
         let header: Value =
             serde_json::from_slice(&immerse_jose::base64url::decode(header_b64, "header").unwrap())
                 .unwrap();
+        if let Some(entity) = self.verifier.client_id().strip_prefix("openid_federation:") {
+            assert!(header.get("x5c").is_none(), "{header}");
+            assert_eq!(header["kid"], self.verifier_key.kid());
+            let verified = jwt::verify(
+                token,
+                &jwt::Validation::new(REQUEST_OBJECT_TYP),
+                &Pinned(self.verifier_key.public_jwk().clone()),
+            )
+            .expect("request object verifies with the kid's key");
+            let claims = verified.into_inner().claims;
+            assert_eq!(claims["client_id"], format!("openid_federation:{entity}"));
+            return claims;
+        }
         let leaf_der = base64::engine::general_purpose::STANDARD
             .decode(header["x5c"][0].as_str().unwrap())
             .unwrap();

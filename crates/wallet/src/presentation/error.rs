@@ -17,7 +17,8 @@ pub enum PresentationError {
     #[error("the request object is not signed")]
     UnsignedRequest,
     /// The request object's signature, `typ`, `aud` or time claims do not verify with the key
-    /// of its `x5c` leaf certificate (RFC 9101 s6.2, RFC 8725 s3.11).
+    /// its Client Identifier names: the `x5c` leaf's, or the registered key of its `kid` (RFC
+    /// 9101 s6.2, RFC 8725 s3.11).
     #[error("request object refused: {0}")]
     RequestSignature(immerse_jose::Error),
     /// The `x5c` header is missing, empty, or its leaf is not a certificate in force.
@@ -29,7 +30,8 @@ pub enum PresentationError {
     /// RFC 9101 s5: the `client_id` inside the request object differs from the one outside.
     #[error("request object client_id {inside:?} differs from the request's {outside:?}")]
     ClientIdMismatch { outside: String, inside: String },
-    /// A Client Identifier prefix this wallet does not trust (only `x509_hash`).
+    /// A Client Identifier prefix this wallet does not trust (only `x509_hash` and
+    /// `openid_federation`, OpenID4VP 1.0 s5.9.3).
     #[error("client identifier prefix of {0:?} is not supported")]
     UnsupportedClientIdPrefix(String),
     /// OpenID4VP 1.0 s5.10.1: the `wallet_nonce` sent is not echoed in the request object.
@@ -46,6 +48,18 @@ pub enum PresentationError {
     /// `client_metadata` names no ECDH-ES P-256 key, or no content encryption we implement.
     #[error("no usable response encryption: {0}")]
     ResponseEncryption(String),
+    /// OpenID4VP 1.0 s5.9.3 `openid_federation`: the Entity Identifier is not an entity the
+    /// registry knows, or the entity is not an active verifier. OAuth `invalid_client`: the
+    /// client could not be authenticated as anyone the Trust Anchor vouches for.
+    #[error("the registry does not vouch for client {entity}: {reason}")]
+    FederationClient {
+        entity: String,
+        reason: FederationClientRefusal,
+    },
+    /// `openid_federation`: the request object's `kid` names no signing key the registry
+    /// lists, valid now, for the verifier's entity.
+    #[error("request object key {kid:?} is not a registered signing key of {entity}")]
+    RequestKeyNotRegistered { entity: String, kid: String },
     /// The Client Identifier is not mapped to a registry entity in the wallet's directory.
     #[error("verifier {0} is not known to this wallet")]
     UnknownVerifier(String),
@@ -93,6 +107,17 @@ pub enum PresentationError {
     Internal(String),
 }
 
+/// Why the registry does not vouch for an `openid_federation` client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FederationClientRefusal {
+    #[error("the registry knows no such entity")]
+    UnknownEntity,
+    #[error("the entity is not a verifier")]
+    NotAVerifier,
+    #[error("the entity is suspended")]
+    Suspended,
+}
+
 impl PresentationError {
     /// A stable code for the JSON API, in the spirit of OAuth `error` values.
     pub fn code(&self) -> &'static str {
@@ -110,6 +135,8 @@ impl PresentationError {
             Self::Dcql(_) => "invalid_dcql_query",
             Self::UnsupportedResponseMode(_) => "unsupported_response_mode",
             Self::ResponseEncryption(_) => "unsupported_response_encryption",
+            Self::FederationClient { .. } => "invalid_client",
+            Self::RequestKeyNotRegistered { .. } => "invalid_request_object",
             Self::UnknownVerifier(_) => "unknown_verifier",
             Self::VerifierNotRegistered { .. } => "verifier_not_registered",
             Self::ClaimNotAllowed { .. } => "claim_not_allowed",

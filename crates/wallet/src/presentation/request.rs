@@ -1,12 +1,16 @@
 //! The authorization request, from the URI the holder hands the wallet to a verified request
 //! object (OpenID4VP 1.0 s5; RFC 9101): parse the URI, fetch the request object by
 //! `request_uri` (GET, or POST with `wallet_metadata` and `wallet_nonce`), and verify it against
-//! the `x5c` leaf certificate that its `x509_hash` Client Identifier names.
+//! the key its Client Identifier names (OpenID4VP 1.0 s5.9.3): the `x5c` leaf certificate an
+//! `x509_hash` identifier hashes, or, for `openid_federation`, the key named by `kid` among the
+//! signing keys the Key Registry lists for the verifier's entity.
 use base64::Engine;
 use immerse_jose::jwe::ContentEncryption;
-use immerse_jose::{Curve, KeyUse, PublicJwk, base64url, jwt};
+use immerse_jose::{Curve, KeyUse, PublicJwk, PublicJwkSet, base64url, jwt};
 use immerse_verifier::dcql::DcqlQuery;
-use immerse_verifier::{REQUEST_OBJECT_TYP, SELF_ISSUED_AUDIENCE};
+use immerse_verifier::{
+    OPENID_FEDERATION_PREFIX, REQUEST_OBJECT_TYP, SELF_ISSUED_AUDIENCE, X509_HASH_PREFIX,
+};
 use openssl::asn1::Asn1Time;
 use openssl::x509::X509;
 use serde_json::{Map, Value, json};
@@ -18,8 +22,31 @@ use crate::Wallet;
 /// URI schemes of an authorization request: OpenID4VP 1.0 s13.1 and HAIP s5 (`haip-vp`, and
 /// `haip` as earlier HAIP drafts named it).
 const SCHEMES: &[&str] = &["openid4vp", "haip-vp", "haip"];
-/// The one Client Identifier prefix this wallet trusts (HAIP s5, OpenID4VP 1.0 s5.9.3).
-pub(crate) const X509_HASH_PREFIX: &str = "x509_hash:";
+/// The Client Identifier prefixes this wallet trusts (OpenID4VP 1.0 s5.9.3), as a parsed
+/// identifier: the prefix is part of the identifier, and everything after it is the
+/// prefix-specific part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientIdPrefix<'a> {
+    /// HAIP s5: base64url SHA-256 of the DER leaf certificate in `x5c`.
+    X509Hash(&'a str),
+    /// An Entity Identifier (OpenID Federation 1.0 s1.2), resolved through the Key Registry,
+    /// which is this wallet's one Trust Anchor.
+    OpenIdFederation(&'a str),
+}
+
+impl<'a> ClientIdPrefix<'a> {
+    pub(crate) fn parse(client_id: &'a str) -> Result<Self, PresentationError> {
+        if let Some(hash) = client_id.strip_prefix(X509_HASH_PREFIX) {
+            return Ok(Self::X509Hash(hash));
+        }
+        match client_id.strip_prefix(OPENID_FEDERATION_PREFIX) {
+            Some(entity) if !entity.is_empty() => Ok(Self::OpenIdFederation(entity)),
+            _ => Err(PresentationError::UnsupportedClientIdPrefix(
+                client_id.to_owned(),
+            )),
+        }
+    }
+}
 /// Parameters that, outside a request object, mean the request came unsigned (OpenID4VP 1.0
 /// s5.1).
 const CLEAR_REQUEST_PARAMETERS: &[&str] = &[
@@ -134,7 +161,7 @@ fn wallet_metadata() -> Value {
             "kb-jwt_alg_values": ["ES256"]
         }},
         "request_object_signing_alg_values_supported": ["ES256"],
-        "client_id_prefixes_supported": ["x509_hash"],
+        "client_id_prefixes_supported": ["x509_hash", "openid_federation"],
         "response_modes_supported": ["direct_post.jwt"],
         "response_types_supported": ["vp_token"],
     })
@@ -226,12 +253,15 @@ pub(crate) fn random_text(n: usize) -> Result<String, PresentationError> {
     Ok(base64url::encode(bytes))
 }
 
-/// A request object whose signature verified with its `x5c` leaf, whose leaf hashes to the
-/// Client Identifier, and whose parameters this wallet can answer.
+/// A request object whose signature verified with the key its Client Identifier names, and
+/// whose parameters this wallet can answer.
 #[derive(Debug, Clone)]
 pub(crate) struct VerifiedRequest {
     pub client_id: String,
-    /// The leaf certificate's key: the registry must list it for the verifier entity.
+    /// The registry entity an `openid_federation` identifier names; `None` for `x509_hash`,
+    /// whose entity comes from the wallet's directory.
+    pub entity_id: Option<String>,
+    /// The key that signed the request: the registry must list it for the verifier entity.
     pub signing_key: PublicJwk,
     pub expires_at: i64,
     pub nonce: String,
@@ -244,28 +274,51 @@ pub(crate) struct VerifiedRequest {
 }
 
 /// Verifies a request object for the Client Identifier `client_id` of the URI.
+/// `federation_keys` are the signing keys the registry lists, valid now, for the entity of an
+/// `openid_federation` identifier (the caller resolved it); unused for `x509_hash`.
 pub(crate) fn verify_request_object(
     token: &str,
     client_id: &str,
+    federation_keys: Option<&PublicJwkSet>,
     wallet_nonce: Option<&str>,
     now: i64,
     skew_seconds: i64,
 ) -> Result<VerifiedRequest, PresentationError> {
     let header = unverified_header(token)?;
-    // HAIP s5, OpenID4VP 1.0 s5.9.3: only x509_hash; the prefix is part of the identifier.
-    let Some(expected_hash) = client_id.strip_prefix(X509_HASH_PREFIX) else {
-        return Err(PresentationError::UnsupportedClientIdPrefix(
-            client_id.to_owned(),
-        ));
+    // OpenID4VP 1.0 s5.9.3: the prefix is part of the identifier and says how the request
+    // object's key is found.
+    let (signing_key, entity_id) = match ClientIdPrefix::parse(client_id)? {
+        ClientIdPrefix::X509Hash(expected_hash) => {
+            let leaf_der = leaf_certificate(&header)?;
+            // s5.9.3: the identifier is base64url(SHA-256(DER of the leaf)).
+            if base64url::encode(Sha256::digest(&leaf_der)) != expected_hash {
+                return Err(PresentationError::X509HashMismatch {
+                    client_id: client_id.to_owned(),
+                });
+            }
+            (certificate_key(&leaf_der, now)?, None)
+        }
+        ClientIdPrefix::OpenIdFederation(entity) => {
+            // s5.9.3: the request must be signed, with a key of the Entity (OpenID Federation
+            // 1.0 s12.1: a key of the Relying Party's `jwks`, named by `kid`). Here the keys
+            // are the registry's, from its verified entity statement; x5c plays no part.
+            let keys = federation_keys.ok_or_else(|| {
+                PresentationError::Internal("federation keys were not resolved".into())
+            })?;
+            let kid = header.get("kid").and_then(Value::as_str).ok_or_else(|| {
+                PresentationError::InvalidRequestObject(
+                    "has no kid, which openid_federation needs".into(),
+                )
+            })?;
+            let key = keys
+                .find(kid)
+                .ok_or_else(|| PresentationError::RequestKeyNotRegistered {
+                    entity: entity.to_owned(),
+                    kid: kid.to_owned(),
+                })?;
+            (key.clone(), Some(entity.to_owned()))
+        }
     };
-    let leaf_der = leaf_certificate(&header)?;
-    // OpenID4VP 1.0 s5.9.3: the identifier is base64url(SHA-256(DER of the leaf)).
-    if base64url::encode(Sha256::digest(&leaf_der)) != expected_hash {
-        return Err(PresentationError::X509HashMismatch {
-            client_id: client_id.to_owned(),
-        });
-    }
-    let signing_key = certificate_key(&leaf_der, now)?;
     // RFC 9101 s6.2, OpenID4VP 1.0 s5: signed by the leaf key, typ oauth-authz-req+jwt (RFC
     // 8725 s3.11), aud the static-discovery audience (s5.8), exp required (SYSTEM.md s5).
     let mut validation = jwt::Validation::new(REQUEST_OBJECT_TYP)
@@ -306,7 +359,9 @@ pub(crate) fn verify_request_object(
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| PresentationError::InvalidRequestObject("exp is not an integer".into()))?;
-    parameters(&claims, client_id, signing_key, expires_at)
+    let mut verified = parameters(&claims, client_id, signing_key, expires_at)?;
+    verified.entity_id = entity_id;
+    Ok(verified)
 }
 
 /// The protected header, decoded without verification: to refuse `alg: none` with a precise
@@ -411,6 +466,7 @@ fn parameters(
     let (recipient, enc) = response_encryption(metadata)?;
     Ok(VerifiedRequest {
         client_id: client_id.to_owned(),
+        entity_id: None,
         signing_key,
         expires_at,
         nonce: nonce.to_owned(),
@@ -536,6 +592,28 @@ mod tests {
     }
 
     #[test]
+    fn client_identifier_prefixes_are_x509_hash_and_openid_federation_only() {
+        assert_eq!(
+            ClientIdPrefix::parse("x509_hash:abc").unwrap(),
+            ClientIdPrefix::X509Hash("abc")
+        );
+        assert_eq!(
+            ClientIdPrefix::parse("openid_federation:https://v.test").unwrap(),
+            ClientIdPrefix::OpenIdFederation("https://v.test")
+        );
+        for refused in [
+            "openid_federation:",
+            "https://v.test",
+            "redirect_uri:https://v.test/cb",
+            "decentralized_identifier:did:example:1",
+            "x509_san_dns:v.test",
+        ] {
+            let error = ClientIdPrefix::parse(refused).unwrap_err();
+            assert_eq!(error.code(), "unsupported_client_id_prefix", "{refused}");
+        }
+    }
+
+    #[test]
     fn unsigned_request_objects_are_refused() {
         let header = base64url::encode(br#"{"alg":"none","typ":"oauth-authz-req+jwt"}"#);
         let payload = base64url::encode(br#"{"client_id":"x509_hash:abc"}"#);
@@ -543,7 +621,8 @@ mod tests {
             format!("{header}.{payload}."),
             format!("{header}.{payload}"),
         ] {
-            let error = verify_request_object(&token, "x509_hash:abc", None, 0, 60).unwrap_err();
+            let error =
+                verify_request_object(&token, "x509_hash:abc", None, None, 0, 60).unwrap_err();
             assert!(
                 matches!(error, PresentationError::UnsignedRequest),
                 "{error}"

@@ -107,7 +107,21 @@ impl Setup {
     /// The verifier world, the verifier enrolled with `allowances` (and its signing key unless
     /// `register_key` is false), and a wallet that knows the verifier's Client Identifier.
     pub async fn start(allowances: Value, register_key: bool) -> Self {
-        let world = World::start(Options::default()).await;
+        Self::start_with(Options::default(), allowances, register_key).await
+    }
+
+    /// As [`Setup::start`], with a verifier that speaks `openid_federation:` + its entity id.
+    pub async fn start_federation(allowances: Value, register_key: bool) -> Self {
+        let options = Options {
+            federation_entity: Some(VERIFIER_ENTITY.into()),
+            ..Options::default()
+        };
+        Self::start_with(options, allowances, register_key).await
+    }
+
+    pub async fn start_with(options: Options, allowances: Value, register_key: bool) -> Self {
+        let federation = options.federation_entity.is_some();
+        let world = World::start(options).await;
         // The verifier's signing key, as its request objects carry it in x5c.
         let created = world
             .create(json!({"dcql_query": verifier_world::default_query()}))
@@ -121,6 +135,13 @@ impl Setup {
             .text()
             .await
             .unwrap();
+        // openid_federation request objects carry no x5c: the key is the one the verifier
+        // signs with, which its registry entity must list.
+        let signing_key = if federation {
+            world.verifier_key.public_jwk().clone()
+        } else {
+            leaf_key(&request_object)
+        };
         world
             .registry
             .create_entity(
@@ -136,8 +157,7 @@ impl Setup {
             .unwrap();
         if register_key {
             let key: AdminKey =
-                serde_json::from_value(json!({"jwk": leaf_key(&request_object), "alg": "ES256"}))
-                    .unwrap();
+                serde_json::from_value(json!({"jwk": signing_key, "alg": "ES256"})).unwrap();
             world
                 .registry
                 .add_key("admin:test", VERIFIER_ENTITY, key)
