@@ -28,6 +28,7 @@ pub fn router(registry: Registry) -> Router {
         .route("/v1/entities/{id}/statement", get(statement))
         .route("/v1/entities/{id}/historical-keys", get(historical_keys))
         .route("/v1/entities/{id}/keys", post(submit_key))
+        .route("/v1/entities/{id}/keys/{kid}/retire", post(retire_own_key))
         .route("/v1/log/checkpoint", get(checkpoint))
         .route("/v1/log/entries/{index}", get(inclusion))
         .route("/v1/log/consistency", get(consistency))
@@ -224,6 +225,21 @@ async fn submit_key(
 ) -> Result<Response> {
     let key = registry.submit_key(&id, submission).await?;
     Ok((StatusCode::CREATED, Json(key)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetirementRequest {
+    /// JWT `key-retirement+jwt` by a valid key of the entity.
+    proof: String,
+}
+
+async fn retire_own_key(
+    State(registry): State<Registry>,
+    Path((id, kid)): Path<(String, String)>,
+    JsonBody(request): JsonBody<RetirementRequest>,
+) -> Result<Response> {
+    Ok(Json(registry.retire_own_key(&id, &kid, &request.proof).await?).into_response())
 }
 
 async fn create_entity(

@@ -21,6 +21,9 @@ use crate::{Config, RegistryError};
 pub const KEY_PROOF_TYP: &str = "key-registration+jwt";
 /// JOSE `typ` of the countersignature of a registration by an active key of the same entity.
 pub const COUNTERSIGNATURE_TYP: &str = "key-countersignature+jwt";
+/// JOSE `typ` of an entity's request to retire one of its own keys (`kid` claim), signed by one
+/// of its valid keys.
+pub const KEY_RETIREMENT_TYP: &str = "key-retirement+jwt";
 
 /// How often a conflicting append (another replica took the index) is retried.
 const MAX_WRITE_ATTEMPTS: usize = 8;
@@ -474,6 +477,40 @@ impl Registry {
             .await
     }
 
+    /// Retires a key at the entity's own request: a `key-retirement+jwt` (`iss` = entity, `aud`
+    /// = registry, `iat`, `exp`, `jti`, `kid` = the key to retire) signed by one of its valid
+    /// keys. Key rotation uses it, so a service needs no admin token to retire the key it
+    /// replaced. Retiring only narrows what an entity's keys can do (the key stays valid for the
+    /// retention), so any valid key of the entity may ask; revocation stays an admin's act.
+    pub async fn retire_own_key(
+        &self,
+        entity_id: &str,
+        kid: &str,
+        proof: &str,
+    ) -> Result<KeyRecord, RegistryError> {
+        let now = self.now();
+        let algorithms = &self.config.key_algorithms;
+        let result = write_retrying!(self, |tx| {
+            let entity = load_entity(&mut tx, entity_id).await?;
+            if entity.status == EntityStatus::Suspended {
+                return Err(RegistryError::EntitySuspended(entity_id.to_owned()));
+            }
+            let keys = valid_key_set(&mut tx, &entity, now, self.config.retention).await?;
+            let validation = self.proof_validation(KEY_RETIREMENT_TYP, entity_id, algorithms, now);
+            let verified = jwt::verify(proof, &validation, &keys)
+                .map_err(RegistryError::InvalidProof)?
+                .into_inner();
+            if verified.claims.get("kid").and_then(Value::as_str) != Some(kid) {
+                return Err(RegistryError::InvalidProof(JoseError::InvalidClaim("kid")));
+            }
+            let (jti, exp) = self.proof_claims(&verified.claims, now)?;
+            self.record_jti(&mut tx, entity_id, &jti, exp, now).await?;
+            self.change_key_in(&mut tx, entity_id, kid, None, now).await
+        });
+        self.audit(entity_id, "key.retire", Some(entity_id), Some(kid), result)
+            .await
+    }
+
     pub async fn revoke_key(
         &self,
         actor: &str,
@@ -496,6 +533,20 @@ impl Registry {
     ) -> Result<KeyRecord, RegistryError> {
         let now = self.now();
         write_retrying!(self, |tx| {
+            self.change_key_in(&mut tx, entity_id, kid, reason, now)
+                .await
+        })
+    }
+
+    async fn change_key_in(
+        &self,
+        tx: &mut WriteTx,
+        entity_id: &str,
+        kid: &str,
+        reason: Option<RevocationReason>,
+        now: i64,
+    ) -> Result<KeyRecord, RegistryError> {
+        {
             let mut key: KeyRecord = tx
                 .key(kid)
                 .await?
@@ -541,9 +592,9 @@ impl Registry {
                 }
             };
             tx.update_key_lifecycle(&key.to_row()).await?;
-            self.append(&mut tx, now, event).await?;
+            self.append(tx, now, event).await?;
             Ok(key)
-        })
+        }
     }
 
     pub async fn entity(&self, entity_id: &str) -> Result<Entity, RegistryError> {

@@ -132,6 +132,98 @@ async fn later_key_needs_a_countersignature_by_an_active_key() {
 }
 
 #[tokio::test]
+async fn an_entity_retires_its_own_key_with_a_request_signed_by_a_valid_key() {
+    let clock = TestClock::new();
+    let registry = registry(&clock).await;
+    let enrolment = enrol(&registry, ISSUER).await;
+    let old = SoftwareSigner::generate().unwrap();
+    let old_proof = proof(&old, ISSUER, "jti-1", clock.now()).await;
+    registry
+        .submit_key(ISSUER, first_key(old_proof, &enrolment.enrolment_secret))
+        .await
+        .unwrap();
+    let new = SoftwareSigner::generate().unwrap();
+    let new_proof = proof(&new, ISSUER, "jti-2", clock.now()).await;
+    registry
+        .submit_key(
+            ISSUER,
+            KeySubmission {
+                countersignature: Some(
+                    countersignature(&old, ISSUER, &new_proof, "c-1", clock.now()).await,
+                ),
+                proof: new_proof,
+                enrolment_secret: None,
+            },
+        )
+        .await
+        .unwrap();
+    let old_kid = old.public_jwk().thumbprint_b64();
+    let new_kid = new.public_jwk().thumbprint_b64();
+    let before = log_size(&registry).await;
+
+    let stranger = SoftwareSigner::generate().unwrap();
+    let by_stranger = retirement(&stranger, ISSUER, &old_kid, "r-1", clock.now()).await;
+    assert!(matches!(
+        registry
+            .retire_own_key(ISSUER, &old_kid, &by_stranger)
+            .await,
+        Err(RegistryError::InvalidProof(JoseError::UnknownKey(_)))
+    ));
+    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+
+    // A request to retire one key cannot be used on another.
+    let for_new = retirement(&new, ISSUER, &new_kid, "r-2", clock.now()).await;
+    assert!(matches!(
+        registry.retire_own_key(ISSUER, &old_kid, &for_new).await,
+        Err(RegistryError::InvalidProof(JoseError::InvalidClaim("kid")))
+    ));
+    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+
+    // A countersignature is not a retirement request, whatever it says.
+    let wrong_typ = countersignature(&new, ISSUER, "x", "r-3", clock.now()).await;
+    assert!(matches!(
+        registry.retire_own_key(ISSUER, &old_kid, &wrong_typ).await,
+        Err(RegistryError::InvalidProof(_))
+    ));
+    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+
+    let request = retirement(&new, ISSUER, &old_kid, "r-4", clock.now()).await;
+    let retired = registry
+        .retire_own_key(ISSUER, &old_kid, &request)
+        .await
+        .expect("the new key retires the old one");
+    assert_eq!(retired.status, KeyStatus::Retired);
+    assert_eq!(retired.retired_at, Some(clock.now()));
+    assert_eq!(log_size(&registry).await, before + 1);
+    assert!(
+        registry.jwks(ISSUER).await.unwrap().keys.len() == 2,
+        "a retired key stays published for the retention"
+    );
+
+    let after = log_size(&registry).await;
+    assert!(matches!(
+        registry.retire_own_key(ISSUER, &old_kid, &request).await,
+        Err(RegistryError::Replayed(_))
+    ));
+    assert_nothing_stored(&registry, after, ISSUER, "replay_detected").await;
+    let again = retirement(&new, ISSUER, &old_kid, "r-5", clock.now()).await;
+    assert!(matches!(
+        registry.retire_own_key(ISSUER, &old_kid, &again).await,
+        Err(RegistryError::InvalidTransition { .. })
+    ));
+
+    registry
+        .set_suspended("admin:test", ISSUER, true)
+        .await
+        .unwrap();
+    let suspended = retirement(&new, ISSUER, &new_kid, "r-6", clock.now()).await;
+    assert!(matches!(
+        registry.retire_own_key(ISSUER, &new_kid, &suspended).await,
+        Err(RegistryError::EntitySuspended(_))
+    ));
+}
+
+#[tokio::test]
 async fn refused_keys_store_nothing_and_are_audited() {
     let clock = TestClock::new();
     let registry = registry(&clock).await;

@@ -70,14 +70,15 @@ struct ConfigFile {
     key_rotation: Option<KeyRotationFile>,
 }
 
-/// `[key_rotation]`: rotate the (PKCS#11) signing key through the registry.
+/// `[key_rotation]`: how the PKCS#11 signing key rotates through the registry (on by default
+/// for token keys, every 24 h; a software key never rotates).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct KeyRotationFile {
-    /// The registry the new keys are registered with (the same as `--registry-url`).
-    registry_url: String,
-    /// File holding a `registry:admin` token: the registry retires keys only on its admin API.
-    registry_admin_token_file: PathBuf,
+    /// `false` turns rotation off.
+    enabled: Option<bool>,
+    /// The registry the new keys are registered with; `--registry-url` when absent.
+    registry_url: Option<String>,
     interval_seconds: Option<i64>,
     /// Must equal the registry's retention (48 h by default).
     retention_seconds: Option<i64>,
@@ -217,26 +218,43 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         ));
     }
     let (config, rotation) = load_config(&args.config)?;
-    let signer = args.key.open_signer().await?;
+    let rotation_enabled = rotation.as_ref().is_none_or(|r| r.enabled.unwrap_or(true));
     let registry = args.registry.client()?;
+    // Rotation makes keys `<label>-<time>` on the token: a restart takes the newest the registry
+    // lists, so it never comes back to a retired key.
+    let signer = match args.key.pkcs11_only() {
+        Some(pkcs11) if rotation_enabled => {
+            newest_registered_key(pkcs11, &registry, &config.issuer).await?
+        }
+        _ => args.key.open_signer().await?,
+    };
     require_registered(&registry, &config.issuer, &*signer).await?;
     let store = Store::connect(&args.database_url).await?;
     tracing::info!(issuer = %config.issuer, kid = %signer.public_jwk().kid().unwrap_or_default(), "credential issuer");
     let issuer = Issuer::new(config, store.clone(), signer, registry)
         .map_err(|err| CliError::Io(err.to_string()))?;
-    if let Some(rotation) = rotation {
-        // A rotated software key would live only in memory and the next start would load a
-        // retired one: rotation is for token keys, which stay on the token.
-        let pkcs11 = args.key.pkcs11_only().ok_or_else(|| {
-            CliError::Io("[key_rotation] needs a PKCS#11 signing key (--pkcs11)".into())
-        })?;
-        let token_file = &rotation.registry_admin_token_file;
-        let token = std::fs::read_to_string(token_file)
-            .map_err(|err| CliError::Io(format!("{}: {err}", token_file.display())))?;
+    // A rotated software key would live only in memory and the next start would load a
+    // retired one: rotation is for token keys, which stay on the token.
+    let rotated_key = match (args.key.pkcs11_only(), &rotation) {
+        (Some(pkcs11), _) if rotation_enabled => Some(pkcs11),
+        (None, Some(r)) if r.enabled.unwrap_or(true) => {
+            return Err(CliError::Io(
+                "[key_rotation] needs a PKCS#11 signing key (--pkcs11); a software key does not rotate".into(),
+            ));
+        }
+        (None, _) => {
+            tracing::warn!("software signing key: not rotated (development only)");
+            None
+        }
+        (Some(_), _) => None,
+    };
+    if let Some(pkcs11) = rotated_key {
+        let registry_url = rotation
+            .and_then(|r| r.registry_url)
+            .unwrap_or_else(|| args.registry.url().to_owned());
         issuer
             .enable_key_rotation(KeyRotation {
-                registry_url: rotation.registry_url,
-                registry_admin_token: token.trim().to_owned(),
+                registry_url,
                 keys: Arc::new(Pkcs11Keys(pkcs11)),
             })
             .map_err(|err| CliError::Io(err.to_string()))?;
@@ -282,6 +300,65 @@ impl KeyFactory for Pkcs11Keys {
             Ok(signer)
         })
     }
+}
+
+/// Of the configured key (`<label>`) and the keys rotation made from it (`<label>-<time>`),
+/// the newest the registry lists for `entity_id`; the configured one when none is listed (and
+/// `require_registered` then refuses to start).
+async fn newest_registered_key(
+    pkcs11: Pkcs11Config,
+    registry: &RegistryClient,
+    entity_id: &str,
+) -> Result<Arc<dyn Signer>, CliError> {
+    let base = pkcs11.key_label.clone();
+    let listing = pkcs11.clone();
+    let labels = tokio::task::spawn_blocking(move || Pkcs11Signer::key_labels(&listing))
+        .await
+        .map_err(|err| CliError::Io(format!("PKCS#11 task: {err}")))??;
+    let registered = registry.verification_keys(entity_id).await?;
+    for label in newest_first(labels, &base) {
+        let config = Pkcs11Config {
+            key_label: label.clone(),
+            ..pkcs11.clone()
+        };
+        let signer = tokio::task::spawn_blocking(move || Pkcs11Signer::open(&config))
+            .await
+            .map_err(|err| CliError::Io(format!("PKCS#11 task: {err}")))??;
+        let thumbprint = signer.public_jwk().thumbprint();
+        if registered.keys.iter().any(|k| k.thumbprint() == thumbprint) {
+            if label != base {
+                tracing::info!(%label, "signing with the newest rotated key on the token");
+            }
+            return Ok(Arc::new(signer));
+        }
+    }
+    let signer = tokio::task::spawn_blocking(move || Pkcs11Signer::open(&pkcs11))
+        .await
+        .map_err(|err| CliError::Io(format!("PKCS#11 task: {err}")))??;
+    Ok(Arc::new(signer))
+}
+
+/// `base` and the `<base>-<time>` labels rotation made from it, newest first; other labels are
+/// not this issuer's keys.
+fn newest_first(labels: Vec<String>, base: &str) -> Vec<String> {
+    let prefix = format!("{base}-");
+    let mut generations: Vec<(u64, String)> = labels
+        .into_iter()
+        .filter_map(|label| {
+            let generation = if label == base {
+                0
+            } else {
+                label.strip_prefix(&prefix)?.parse().ok()?
+            };
+            Some((generation, label))
+        })
+        .collect();
+    generations.sort();
+    generations
+        .into_iter()
+        .rev()
+        .map(|(_, label)| label)
+        .collect()
 }
 
 /// Wallets and verifiers accept only keys the registry lists for the issuer, so a key that is
@@ -342,15 +419,39 @@ display_name = "Employee"
         assert!(parse(&MINIMAL.replace("86400", "0")).is_err());
         assert!(parse(&format!("{MINIMAL}\nunknown = 1")).is_err());
         assert!(parse(&format!("batch_size = 0\n{MINIMAL}")).is_err());
-        let rotation = "[key_rotation]\nregistry_url = \"http://127.0.0.1:8700\"\nregistry_admin_token_file = \"t\"\n";
+        let rotation = "[key_rotation]\n";
         assert!(parse(&format!("{MINIMAL}\n{rotation}interval_seconds = 0")).is_err());
         assert!(parse(&format!("{MINIMAL}\n{rotation}unknown = 1")).is_err());
     }
 
     #[test]
+    fn a_restart_tries_the_newest_rotated_key_first() {
+        let labels = [
+            "issuer",
+            "issuer-1700000000",
+            "issuer-1800000000",
+            "issuer-old",
+            "other-1900000000",
+            "issuer-1750000000",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            newest_first(labels, "issuer"),
+            [
+                "issuer-1800000000",
+                "issuer-1750000000",
+                "issuer-1700000000",
+                "issuer"
+            ]
+        );
+        assert!(newest_first(vec!["x".into()], "issuer").is_empty());
+    }
+
+    #[test]
     fn type_metadata_and_rotation_settings_are_read() {
         let text = format!(
-            "{MINIMAL}type_metadata = {{ description = \"An employee\" }}\n[key_rotation]\nregistry_url = \"http://127.0.0.1:8700\"\nregistry_admin_token_file = \"t\"\ninterval_seconds = 3600\nretention_seconds = 7200\n"
+            "{MINIMAL}type_metadata = {{ description = \"An employee\" }}\n[key_rotation]\nregistry_url = \"http://127.0.0.1:8700\"\ninterval_seconds = 3600\nretention_seconds = 7200\n"
         );
         let config = parse(&text).unwrap();
         assert_eq!(

@@ -35,6 +35,10 @@ impl RegistryTrust {
     pub fn client(&self) -> Result<RegistryClient, CliError> {
         registry_client(&self.registry_url, &self.registry_id, &self.registry_jwk)
     }
+
+    pub fn url(&self) -> &str {
+        &self.registry_url
+    }
 }
 
 /// A Key Registry client trusting the JWK in `jwk_file` for documents issued as `id`.

@@ -7,9 +7,9 @@
 //! key, which the registry keeps valid for its retention (`retired_at` + retention). A failure
 //! before the switch leaves the old key in use and nothing switched.
 //!
-//! The registry offers retirement only on its admin API (`registry:admin`), so rotation needs
-//! such a token; a retirement that fails is retried at the next tick, the new key already
-//! signing.
+//! The old key is retired through the registry's self-service path too (a `key-retirement+jwt`
+//! naming it, signed by the new key), so rotation needs no admin token; a retirement that fails
+//! is retried at the next tick, the new key already signing.
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use immerse_jose::jws::SigningHeader;
 use immerse_jose::{Signer, SoftwareSigner, base64url, jwt};
-use immerse_registry::{COUNTERSIGNATURE_TYP, KEY_PROOF_TYP};
+use immerse_registry::{COUNTERSIGNATURE_TYP, KEY_PROOF_TYP, KEY_RETIREMENT_TYP};
 use serde_json::json;
 
 use crate::{ConfigError, Issuer, IssuerError, random_token};
@@ -56,8 +56,6 @@ impl KeyFactory for SoftwareKeys {
 pub struct KeyRotation {
     /// Base URL of the Key Registry (the one the registry client reads).
     pub registry_url: String,
-    /// Bearer token with scope `registry:admin`, for retiring the old key.
-    pub registry_admin_token: String,
     pub keys: Arc<dyn KeyFactory>,
 }
 
@@ -116,9 +114,6 @@ impl Issuer {
             return Err(refuse(
                 "key_retention differs from the registry client's retention",
             ));
-        }
-        if rotation.registry_admin_token.trim().is_empty() {
-            return Err(refuse("a registry admin token is needed to retire keys"));
         }
         let http = reqwest::Client::builder()
             .timeout(REGISTRY_TIMEOUT)
@@ -193,6 +188,23 @@ impl Issuer {
         })
     }
 
+    /// A `key-retirement+jwt` for `kid`, signed by the key now signing (registry: enrolment).
+    async fn retirement_request(&self, kid: &str) -> Result<String, IssuerError> {
+        let now = jwt::now();
+        let claims = json!({
+            "iss": self.config().issuer,
+            "aud": self.inner.registry.anchor().registry_id(),
+            "iat": now, "exp": now + PROOF_LIFETIME,
+            "jti": random_token(16)?, "kid": kid,
+        });
+        Ok(jwt::sign(
+            &*self.signer(),
+            &SigningHeader::new(KEY_RETIREMENT_TYP),
+            &claims,
+        )
+        .await?)
+    }
+
     /// The registry's self-service registration (ARCHITECTURE.md, registry: enrolment).
     async fn register(
         &self,
@@ -243,22 +255,29 @@ impl Issuer {
         Ok(())
     }
 
-    /// Retires every key in `unretired` the registry accepts to retire; true when none is left.
+    /// Retires every key in `unretired` the registry accepts to retire, each request signed by
+    /// the current key; true when none is left.
     async fn retire_pending(&self, setup: &RotationSetup, state: &mut RotationState) -> bool {
         let mut left = Vec::new();
         for kid in std::mem::take(&mut state.unretired) {
-            let url = format!(
-                "{}/admin/v1/entities/{}/keys/{}/retire",
-                setup.rotation.registry_url.trim_end_matches('/'),
-                path_segment(&self.config().issuer),
-                path_segment(&kid)
-            );
-            let outcome = setup
-                .http
-                .post(&url)
-                .bearer_auth(&setup.rotation.registry_admin_token)
-                .send()
-                .await;
+            let outcome = match self.retirement_request(&kid).await {
+                Ok(proof) => {
+                    let url = format!(
+                        "{}/v1/entities/{}/keys/{}/retire",
+                        setup.rotation.registry_url.trim_end_matches('/'),
+                        path_segment(&self.config().issuer),
+                        path_segment(&kid)
+                    );
+                    setup
+                        .http
+                        .post(&url)
+                        .json(&json!({ "proof": proof }))
+                        .send()
+                        .await
+                        .map_err(|err| err.to_string())
+                }
+                Err(err) => Err(err.to_string()),
+            };
             match outcome {
                 // 409: already retired or revoked (a retry after a lost answer): nothing left.
                 Ok(response)

@@ -208,6 +208,31 @@ impl Pkcs11Signer {
         &self.token.label
     }
 
+    /// The labels of the EC private keys on the token of `config` (its `key_label` is not
+    /// used): how a restarted service finds the keys rotation made.
+    pub fn key_labels(config: &Pkcs11Config) -> Result<Vec<String>, Error> {
+        let (_, _, session) = login(config)?;
+        let handles = session
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::KeyType(KeyType::EC),
+            ])
+            .map_err(pkcs11_error)?;
+        let mut labels = Vec::with_capacity(handles.len());
+        for handle in handles {
+            for attribute in session
+                .get_attributes(handle, &[AttributeType::Label])
+                .map_err(pkcs11_error)?
+            {
+                if let Attribute::Label(label) = attribute {
+                    labels.push(String::from_utf8_lossy(&label).into_owned());
+                }
+            }
+        }
+        labels.sort();
+        Ok(labels)
+    }
+
     fn from_handle(
         context: Pkcs11,
         slot: Slot,

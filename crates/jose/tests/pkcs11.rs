@@ -134,6 +134,23 @@ fn open_finds_the_generated_key_and_refuses_a_second_with_its_label() {
 }
 
 #[test]
+fn key_labels_lists_the_private_keys_on_the_token() {
+    let Some(hsm) = softhsm() else { return };
+    for label in ["listed-1", "listed-2"] {
+        Pkcs11Signer::generate(&config(hsm, TOKEN, label)).expect("generate");
+    }
+    let labels = Pkcs11Signer::key_labels(&config(hsm, TOKEN, "unused")).expect("labels");
+    assert!(labels.iter().any(|l| l == "listed-1"), "{labels:?}");
+    assert!(labels.iter().any(|l| l == "listed-2"), "{labels:?}");
+    assert!(
+        Pkcs11Signer::key_labels(&config(hsm, UNTOUCHED_TOKEN, "unused"))
+            .expect("labels")
+            .is_empty(),
+        "another token's keys are not listed"
+    );
+}
+
+#[test]
 fn extractable_key_is_refused() {
     let Some(hsm) = softhsm() else { return };
     Pkcs11Signer::generate(&config(hsm, TOKEN, "login-first")).expect("generate");

@@ -7,7 +7,8 @@ use immerse_jose::jws::SigningHeader;
 use immerse_jose::{PublicJwk, Signer, SoftwareSigner, base64url, jwt};
 use immerse_registry::model::Role;
 use immerse_registry::{
-    COUNTERSIGNATURE_TYP, Config, Enrolment, KEY_PROOF_TYP, KeySubmission, NewEntity, Registry,
+    COUNTERSIGNATURE_TYP, Config, Enrolment, KEY_PROOF_TYP, KEY_RETIREMENT_TYP, KeySubmission,
+    NewEntity, Registry,
 };
 use immerse_store::Store;
 use serde_json::json;
@@ -90,6 +91,20 @@ pub async fn countersignature(
     let proof_hash = base64url::encode(openssl::sha::sha256(proof.as_bytes()));
     let claims = json!({"iss": entity, "aud": REGISTRY_ID, "iat": now, "exp": now + 120, "jti": jti, "proof_hash": proof_hash});
     jwt::sign(by, &SigningHeader::new(COUNTERSIGNATURE_TYP), &claims)
+        .await
+        .unwrap()
+}
+
+/// A request by a key of `entity` to retire its key `kid`.
+pub async fn retirement(
+    by: &SoftwareSigner,
+    entity: &str,
+    kid: &str,
+    jti: &str,
+    now: i64,
+) -> String {
+    let claims = json!({"iss": entity, "aud": REGISTRY_ID, "iat": now, "exp": now + 120, "jti": jti, "kid": kid});
+    jwt::sign(by, &SigningHeader::new(KEY_RETIREMENT_TYP), &claims)
         .await
         .unwrap()
 }

@@ -315,7 +315,6 @@ async fn a_vct_elsewhere_is_served_under_the_type_metadata_path() {
 fn rotation(env: &Env, keys: Arc<dyn KeyFactory>) -> KeyRotation {
     KeyRotation {
         registry_url: env.registry_url.clone(),
-        registry_admin_token: env.registry_admin_token.clone(),
         keys,
     }
 }

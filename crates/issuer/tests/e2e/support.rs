@@ -32,7 +32,6 @@ pub struct Env {
     pub registry_service: Registry,
     pub registry_url: String,
     pub registry_root: immerse_jose::PublicJwk,
-    pub registry_admin_token: String,
 }
 
 /// A wallet instance: its attested instance key and its DPoP key.
@@ -77,15 +76,6 @@ pub async fn start_with_key(issuer_key: Arc<dyn Signer>, tweak: impl FnOnce(&mut
         immerse_registry::Config::new(REGISTRY_ID),
     );
     let attester = Arc::new(SoftwareSigner::generate().unwrap());
-    let registry_admin_token = immerse_registry::auth::create_admin_token(
-        registry.store(),
-        &[immerse_registry::auth::Scope::Admin],
-        "issuer key rotation",
-        None,
-        jwt::now(),
-    )
-    .await
-    .unwrap();
     for (id, role, key) in [
         (ATTESTER, Role::Attester, attester.public_jwk()),
         (ISSUER, Role::Issuer, issuer_key.public_jwk()),
@@ -155,7 +145,6 @@ pub async fn start_with_key(issuer_key: Arc<dyn Signer>, tweak: impl FnOnce(&mut
         registry_service: registry,
         registry_url,
         registry_root: root.public_jwk().clone(),
-        registry_admin_token,
     }
 }
 
