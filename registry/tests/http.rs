@@ -148,3 +148,43 @@ async fn published_documents_carry_etags_and_answer_304() {
         .unwrap();
     assert_eq!(again.status().as_u16(), 304);
 }
+
+#[tokio::test]
+async fn self_service_retirement_speaks_oauth_errors() {
+    let clock = TestClock::new();
+    let registry = registry(&clock).await;
+    let entity = "https://issuer.test";
+    let enrolment = enrol(&registry, entity).await;
+    let key = immerse_jose::SoftwareSigner::generate().unwrap();
+    registry
+        .submit_key(
+            entity,
+            first_key(
+                proof(&key, entity, "jti-1", clock.now()).await,
+                &enrolment.enrolment_secret,
+            ),
+        )
+        .await
+        .unwrap();
+    let kid = public(&key).thumbprint_b64();
+    let base = serve(registry.clone()).await;
+    let url = format!("{base}/v1/entities/https%3A%2F%2Fissuer.test/keys/{kid}/retire");
+
+    let (status, body, _) = post(url.clone(), None, json!({"proof": "a.b.c", "extra": 1})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let stranger = immerse_jose::SoftwareSigner::generate().unwrap();
+    let forged = retirement(&stranger, entity, &kid, "r-1", clock.now()).await;
+    let (status, body, _) = post(url.clone(), None, json!({ "proof": forged })).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_proof"))
+    );
+
+    let request = retirement(&key, entity, &kid, "r-2", clock.now()).await;
+    let (status, body, _) = post(url, None, json!({ "proof": request })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "retired");
+}
