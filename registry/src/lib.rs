@@ -18,6 +18,6 @@ mod service;
 pub use config::{Config, ConfigFile};
 pub use error::RegistryError;
 pub use service::{
-    AdminKey, COUNTERSIGNATURE_TYP, Clock, Enrolment, KEY_PROOF_TYP, KEY_RETIREMENT_TYP, KeySubmission, KeyWindow,
-    NewEntity, Registry,
+    AdminKey, COUNTERSIGNATURE_TYP, Clock, Enrolment, KEY_PROOF_TYP, KEY_RETIREMENT_TYP,
+    KeySubmission, KeyWindow, NewEntity, Registry,
 };
