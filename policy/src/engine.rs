@@ -111,6 +111,9 @@ type CacheKey = (String, String);
 
 pub struct Engine {
     config: EngineConfig,
+    /// Over the configured trusted root (empty without one: enough for keys that may lack a
+    /// log entry); built once, it holds the parsed certificates and log keys.
+    verifier: Verifier,
     verified: Mutex<HashMap<CacheKey, (Instant, Outcome)>>,
     in_flight: Mutex<HashMap<CacheKey, watch::Receiver<Option<Outcome>>>>,
     clients: Mutex<HashMap<(String, String), Arc<RegistryClient>>>,
@@ -152,7 +155,9 @@ fn credentials_fingerprint(credentials: &Credentials) -> String {
 
 impl Engine {
     pub fn new(config: EngineConfig) -> Arc<Self> {
+        let root = config.trusted_root.as_deref().cloned().unwrap_or_default();
         Arc::new(Self {
+            verifier: Verifier::new(root),
             config,
             verified: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
@@ -300,13 +305,13 @@ impl Engine {
         let repo = client.repository(image.repository()).map_err(unavailable)?;
         let mut signers = Vec::with_capacity(policy.authorities.len());
         for authority in &policy.authorities {
-            signers.push((authority, self.verifiers(authority).await?));
+            signers.push((authority, self.policies(authority).await?));
         }
 
         let mut satisfied = Vec::new();
         let mut details = Vec::new();
-        for (authority, verifiers) in &signers {
-            match signed_by(&repo, digest, verifiers).await {
+        for (authority, policies) in &signers {
+            match signed_by(&repo, digest, &self.verifier, policies).await {
                 Ok(()) => satisfied.push(authority.name.clone()),
                 Err(SignerFailure::Unavailable(e)) => return Err(CheckFailure::Unavailable(e)),
                 Err(SignerFailure::Refused(e)) => details.push(format!("{}: {e}", authority.name)),
@@ -322,7 +327,7 @@ impl Engine {
 
         let mut attestations = Vec::new();
         for requirement in &policy.attestations {
-            let builder = attested(&repo, digest, &signers, requirement).await?;
+            let builder = attested(&repo, digest, &self.verifier, &signers, requirement).await?;
             attestations.push((requirement.name.clone(), builder));
         }
         Ok(Verified {
@@ -331,28 +336,15 @@ impl Engine {
         })
     }
 
-    /// The Sigstore verifier and policy for each key (or identity) the authority stands for.
-    async fn verifiers(
-        &self,
-        authority: &CompiledAuthority,
-    ) -> Result<Vec<(Verifier, Policy)>, CheckFailure> {
-        let root = || {
-            self.config
-                .trusted_root
-                .as_deref()
-                .cloned()
-                .unwrap_or_else(empty_root)
-        };
+    /// The Sigstore policy for each key (or identity) the authority stands for.
+    async fn policies(&self, authority: &CompiledAuthority) -> Result<Vec<Policy>, CheckFailure> {
         let key_policy = |key: VerificationKey, allow_missing_tlog: bool| {
             let policy = Policy::key(key);
-            (
-                Verifier::new(root()),
-                if allow_missing_tlog {
-                    policy.allowing_missing_tlog()
-                } else {
-                    policy
-                },
-            )
+            if allow_missing_tlog {
+                policy.allowing_missing_tlog()
+            } else {
+                policy
+            }
         };
         match &authority.signer {
             Signer::Key {
@@ -366,10 +358,7 @@ impl Engine {
                         authority.name
                     )));
                 }
-                Ok(vec![(
-                    Verifier::new(root()),
-                    Policy::identity(identity.clone()),
-                )])
+                Ok(vec![Policy::identity(identity.clone())])
             }
             Signer::RegistryEntity {
                 entity,
@@ -384,22 +373,14 @@ impl Engine {
                 let keys = registry.verification_keys(entity).await.map_err(|e| {
                     CheckFailure::Unavailable(format!("Key Registry, entity {entity}: {e}"))
                 })?;
-                keys.keys
+                Ok(keys
+                    .keys
                     .iter()
                     .filter_map(|jwk| VerificationKey::from_jwk(jwk).ok())
-                    .map(|key| Ok(key_policy(key, *allow_missing_tlog)))
-                    .collect()
+                    .map(|key| key_policy(key, *allow_missing_tlog))
+                    .collect())
             }
         }
-    }
-}
-
-fn empty_root() -> TrustedRoot {
-    TrustedRoot {
-        tlogs: Vec::new(),
-        certificate_authorities: Vec::new(),
-        ctlogs: Vec::new(),
-        timestamp_authorities: Vec::new(),
     }
 }
 
@@ -420,10 +401,11 @@ fn classify(e: immerse_slsa::SupplyChainError) -> SignerFailure {
 async fn signed_by(
     repo: &Repository<'_>,
     digest: &Digest,
-    verifiers: &[(Verifier, Policy)],
+    verifier: &Verifier,
+    policies: &[Policy],
 ) -> Result<(), SignerFailure> {
     let mut last = SignerFailure::Refused("the authority has no usable key".into());
-    for (verifier, policy) in verifiers {
+    for policy in policies {
         match verify_image_signatures(repo, digest, verifier, policy).await {
             Ok(_) => return Ok(()),
             Err(e) => {
@@ -442,7 +424,8 @@ async fn signed_by(
 async fn attested(
     repo: &Repository<'_>,
     digest: &Digest,
-    signers: &[(&CompiledAuthority, Vec<(Verifier, Policy)>)],
+    verifier: &Verifier,
+    signers: &[(&CompiledAuthority, Vec<Policy>)],
     requirement: &CompiledAttestation,
 ) -> Result<String, CheckFailure> {
     let mut details = Vec::new();
@@ -455,8 +438,8 @@ async fn attested(
             require_builder_release_tag: false,
             source_ref: requirement.source_ref.clone(),
         };
-        for (authority, verifiers) in signers {
-            for (verifier, policy) in verifiers {
+        for (authority, policies) in signers {
+            for policy in policies {
                 match verify_image_provenance(repo, digest, verifier, policy, &options).await {
                     Ok(_) => return Ok(builder.clone()),
                     Err(e) => match classify(e) {

@@ -30,10 +30,10 @@ impl Scope {
 
 /// Random secret text with 256 bits of entropy and a recognisable prefix.
 pub(crate) fn random_secret(prefix: &str) -> Result<String, RegistryError> {
-    let mut bytes = [0u8; 32];
-    openssl::rand::rand_bytes(&mut bytes)
-        .map_err(|err| RegistryError::Signing(immerse_jose::Error::Key(err.to_string())))?;
-    Ok(format!("{prefix}{}", base64url::encode(bytes)))
+    Ok(format!(
+        "{prefix}{}",
+        base64url::random(32).map_err(RegistryError::Signing)?
+    ))
 }
 
 /// Hex SHA-256: how secrets are stored and looked up.

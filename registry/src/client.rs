@@ -58,6 +58,115 @@ impl Default for ClientOptions {
     }
 }
 
+/// The registry's base URL: http(s), no query or fragment, without a trailing slash.
+fn checked_base_url(base_url: &str) -> Result<String, RegistryError> {
+    let parsed = reqwest::Url::parse(base_url)
+        .map_err(|err| RegistryError::InvalidRequest(format!("registry URL: {err}")))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(RegistryError::InvalidRequest(
+            "registry URL must be http(s) without query or fragment".into(),
+        ));
+    }
+    Ok(base_url.trim_end_matches('/').to_owned())
+}
+
+/// The registry's HTTP client settings: bounded connect and request time, no redirects.
+fn http_client() -> Result<reqwest::Client, RegistryError> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|err| RegistryError::Unavailable(format!("HTTP client: {err}")))
+}
+
+/// The registry's self-service writes, authorised by the entity's own signed proofs (no admin
+/// token): registering a key countersigned by a current one, and retiring one of its keys.
+#[derive(Debug, Clone)]
+pub struct SelfService {
+    base_url: String,
+    http: reqwest::Client,
+}
+
+impl SelfService {
+    pub fn new(base_url: &str) -> Result<Self, RegistryError> {
+        Ok(Self {
+            base_url: checked_base_url(base_url)?,
+            http: http_client()?,
+        })
+    }
+
+    /// `POST /v1/entities/{id}/keys`: a `key-registration+jwt` and its
+    /// `key-countersignature+jwt`.
+    pub async fn submit_key(
+        &self,
+        entity_id: &str,
+        proof: &str,
+        countersignature: &str,
+    ) -> Result<(), RegistryError> {
+        let path = format!("/v1/entities/{}/keys", path_segment(entity_id));
+        self.post(
+            &path,
+            &serde_json::json!({"proof": proof, "countersignature": countersignature}),
+        )
+        .await
+    }
+
+    /// `POST /v1/entities/{id}/keys/{kid}/retire` with a `key-retirement+jwt`. A key that is
+    /// already retired or revoked answers `InvalidTransition`.
+    pub async fn retire_own_key(
+        &self,
+        entity_id: &str,
+        kid: &str,
+        proof: &str,
+    ) -> Result<(), RegistryError> {
+        let path = format!(
+            "/v1/entities/{}/keys/{}/retire",
+            path_segment(entity_id),
+            path_segment(kid)
+        );
+        match self
+            .post(&path, &serde_json::json!({ "proof": proof }))
+            .await
+        {
+            Err(RegistryError::AlreadyExists(_)) => Err(RegistryError::InvalidTransition {
+                kid: kid.to_owned(),
+                status: "retired or revoked",
+                action: "retired",
+            }),
+            other => other,
+        }
+    }
+
+    /// Transport failures and 5xx are `Unavailable`; 409 is `AlreadyExists`; any other refusal
+    /// is `InvalidRequest` carrying the registry's answer.
+    async fn post(&self, path: &str, body: &serde_json::Value) -> Result<(), RegistryError> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base_url))
+            .json(body)
+            .send()
+            .await
+            .map_err(|err| RegistryError::Unavailable(format!("POST {path}: {err}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let answer = response.text().await.unwrap_or_default();
+        let detail = format!("POST {path}: HTTP {status}: {answer}");
+        Err(if status.is_server_error() {
+            RegistryError::Unavailable(detail)
+        } else if status == reqwest::StatusCode::CONFLICT {
+            RegistryError::AlreadyExists(detail)
+        } else {
+            RegistryError::InvalidRequest(detail)
+        })
+    }
+}
+
 /// Percent-encodes every byte but the unreserved ones (RFC 3986 s2.3), so that an entity id (an
 /// https URL) travels as one path segment.
 fn path_segment(text: &str) -> String {
@@ -197,26 +306,11 @@ impl RegistryClient {
         options: ClientOptions,
         clock: Clock,
     ) -> Result<Self, RegistryError> {
-        let base_url = base_url.into();
-        let parsed = reqwest::Url::parse(&base_url)
-            .map_err(|err| RegistryError::InvalidRequest(format!("registry URL: {err}")))?;
-        if !matches!(parsed.scheme(), "http" | "https")
-            || parsed.query().is_some()
-            || parsed.fragment().is_some()
-        {
-            return Err(RegistryError::InvalidRequest(
-                "registry URL must be http(s) without query or fragment".into(),
-            ));
-        }
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|err| RegistryError::Unavailable(format!("HTTP client: {err}")))?;
+        let base_url = checked_base_url(&base_url.into())?;
+        let http = http_client()?;
         Ok(Self {
             inner: Arc::new(Inner {
-                base_url: base_url.trim_end_matches('/').to_owned(),
+                base_url,
                 anchor: TrustAnchor::new(registry_id, registry_key),
                 options,
                 clock,

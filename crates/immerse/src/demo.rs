@@ -68,7 +68,7 @@ fn a_key_token() -> Result<AKeyToken, CliError> {
         return Ok(AKeyToken::Ready(None));
     }
     let dir = tempfile::tempdir().map_err(|err| CliError::Io(err.to_string()))?;
-    let pin = crate::registry::random_token()?;
+    let pin = immerse_jose::base64url::random(16)?;
     let conf = init_softhsm_token(dir.path(), TOKEN_LABEL, &pin)?;
     crate::keys::write_private_file(&dir.path().join("pin"), pin.as_bytes())?;
     let exe = std::env::current_exe().map_err(|err| CliError::Io(err.to_string()))?;

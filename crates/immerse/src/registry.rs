@@ -263,7 +263,7 @@ pub async fn run(command: RegistryCommand) -> Result<(), CliError> {
         }) => {
             let signer = key.open_signer().await?;
             let now = jwt::now();
-            let claims = json!({"iss": entity, "aud": registry_id, "iat": now, "exp": now + 120, "jti": random_token()?});
+            let claims = json!({"iss": entity, "aud": registry_id, "iat": now, "exp": now + 120, "jti": base64url::random(16)?});
             let proof = jwt::sign(
                 &*signer,
                 &SigningHeader::new(KEY_PROOF_TYP).embed_jwk(),
@@ -277,7 +277,7 @@ pub async fn run(command: RegistryCommand) -> Result<(), CliError> {
                     let vouching = location.open_signer().await?;
                     let proof_hash = base64url::encode(openssl::sha::sha256(proof.as_bytes()));
                     let claims = json!({"iss": entity, "aud": registry_id, "iat": now, "exp": now + 120,
-                        "jti": random_token()?, "proof_hash": proof_hash});
+                        "jti": base64url::random(16)?, "proof_hash": proof_hash});
                     Some(
                         jwt::sign(
                             &*vouching,
@@ -406,11 +406,4 @@ pub(crate) fn path_segment(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
-}
-
-/// 128 random bits, base64url: a `jti`, a PIN.
-pub(crate) fn random_token() -> Result<String, CliError> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|err| CliError::Io(err.to_string()))?;
-    Ok(base64url::encode(bytes))
 }

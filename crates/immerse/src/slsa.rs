@@ -125,12 +125,8 @@ impl TrustArgs {
                 TrustedRoot::from_json(&text)
                     .map_err(|e| CliError::Io(format!("trusted root refused: {e}")))?
             }
-            None if self.key.is_some() => TrustedRoot {
-                tlogs: Vec::new(),
-                certificate_authorities: Vec::new(),
-                ctlogs: Vec::new(),
-                timestamp_authorities: Vec::new(),
-            },
+            // A key needs no roots unless its policy asks for a log entry.
+            None if self.key.is_some() => TrustedRoot::default(),
             None => {
                 return Err(CliError::Io(
                     "give --trusted-root (certificate-signed provenance) or --key".into(),

@@ -83,12 +83,7 @@ async fn sign_generate_attest_then_verify_image_round_trip() {
     ]);
     assert_ok(&out, "cosign sign");
     assert!(String::from_utf8_lossy(&out.stdout).contains(&image.to_string()));
-    let verifier = Verifier::new(TrustedRoot {
-        tlogs: Vec::new(),
-        certificate_authorities: Vec::new(),
-        ctlogs: Vec::new(),
-        timestamp_authorities: Vec::new(),
-    });
+    let verifier = Verifier::new(TrustedRoot::default());
     let signatures = immerse_slsa::verify_image_signatures(
         &repo,
         &image,

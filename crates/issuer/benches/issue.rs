@@ -61,12 +61,6 @@ async fn rate<F: Future<Output = ()>>(mut operation: impl FnMut() -> F) -> f64 {
     done as f64 / started.elapsed().as_secs_f64()
 }
 
-fn random_id() -> String {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).expect("random");
-    base64url::encode(bytes)
-}
-
 /// A registry on loopback with the attester's and the issuer's keys enrolled.
 async fn registry(attester: &SoftwareSigner, issuer: &dyn Signer) -> RegistryClient {
     let root = Arc::new(SoftwareSigner::generate().expect("root key"));
@@ -132,7 +126,7 @@ impl Wallet {
 
     async fn dpop_proof(&self, path: &str, access_token: Option<&str>) -> String {
         let mut claims = json!({
-            "jti": random_id(), "htm": "POST", "htu": format!("{ISSUER}{path}"),
+            "jti": base64url::random(16).expect("random"), "htm": "POST", "htu": format!("{ISSUER}{path}"),
             "iat": jwt::now(), "nonce": self.dpop_nonce,
         });
         if let Some(token) = access_token {
@@ -169,7 +163,7 @@ impl Wallet {
             let pop = Self::sign(
                 &self.instance,
                 SigningHeader::new(ATTESTATION_POP_TYP),
-                json!({"aud": ISSUER, "iat": now, "jti": random_id()}),
+                json!({"aud": ISSUER, "iat": now, "jti": base64url::random(16).expect("random")}),
             )
             .await;
             let response = self

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::offer::percent_encode;
 use crate::token::TokenHeaders;
-use crate::{Issuer, IssuerError, random_token, secret_hash, taken};
+use crate::{Issuer, IssuerError, secret_hash, taken};
 
 /// RFC 6749 s4.1.3: the authorization code grant type.
 pub const AUTHORIZATION_CODE_GRANT: &str = "authorization_code";
@@ -169,7 +169,7 @@ impl Issuer {
             .map_err(|err| IssuerError::Internal(err.to_string()))?;
         let authorized = self.authorized(request, &offered)?;
 
-        let handle = random_token(32)?;
+        let handle = immerse_jose::base64url::random(32)?;
         let request_uri = format!("{REQUEST_URI_PREFIX}{handle}");
         let expires_at = now + config.par_lifetime;
         let hash = secret_hash(&request_uri);
@@ -318,7 +318,7 @@ impl Issuer {
                 offer.state == "open" && offer.status == "active" && offer.expires_at > now
             });
         if offer_open {
-            let code = random_token(32)?;
+            let code = immerse_jose::base64url::random(32)?;
             let code_hash = secret_hash(&code);
             let expires_at = now + config.authorization_code_lifetime;
             self.inner

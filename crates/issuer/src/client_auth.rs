@@ -6,7 +6,7 @@ use immerse_jose::{Algorithm, PublicJwk, base64url, jwt};
 use immerse_store::Replay;
 use serde_json::{Map, Value};
 
-use crate::{Issuer, IssuerError, random_token, taken};
+use crate::{Issuer, IssuerError, taken};
 
 /// Attestation draft s5.1.
 pub const ATTESTATION_TYP: &str = "oauth-client-attestation+jwt";
@@ -32,7 +32,7 @@ fn invalid(detail: impl Into<String>) -> IssuerError {
 impl Issuer {
     /// The challenge endpoint (attestation draft s8): a fresh one-time challenge.
     pub async fn attestation_challenge(&self) -> Result<String, IssuerError> {
-        let challenge = random_token(24)?;
+        let challenge = immerse_jose::base64url::random(24)?;
         let expires_at = self.now() + self.config().challenge_lifetime;
         self.inner
             .store

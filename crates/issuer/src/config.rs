@@ -30,49 +30,57 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct CertificateChain {
     certificates: Vec<X509>,
+    /// RFC 7515 s4.1.6 form, computed once: signed metadata is served on every request.
+    x5c: Vec<String>,
+    leaf_thumbprint: [u8; 32],
 }
 
 impl CertificateChain {
     /// Every certificate of a PEM file, in file order (leaf first).
     pub fn from_pem(pem: &[u8]) -> Result<Self, ConfigError> {
-        let certificates = X509::stack_from_pem(pem)
-            .map_err(|err| ConfigError::ChainUnreadable(err.to_string()))?;
-        if certificates.is_empty() {
+        let unreadable =
+            |err: &dyn std::fmt::Display| ConfigError::ChainUnreadable(err.to_string());
+        let certificates = X509::stack_from_pem(pem).map_err(|err| unreadable(&err))?;
+        let Some(leaf) = certificates.first() else {
             return Err(ConfigError::ChainUnreadable("no certificate".into()));
-        }
-        Ok(Self { certificates })
+        };
+        let leaf_pem = leaf
+            .public_key()
+            .and_then(|key| key.public_key_to_pem())
+            .map_err(|err| unreadable(&err))?;
+        let leaf_pem = String::from_utf8(leaf_pem).map_err(|err| unreadable(&err))?;
+        let leaf_thumbprint = PublicJwk::from_spki_pem(&leaf_pem)
+            .map_err(|err| unreadable(&err))?
+            .thumbprint();
+        let x5c = certificates
+            .iter()
+            .map(|cert| {
+                cert.to_der()
+                    .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
+                    .map_err(|err| unreadable(&err))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            certificates,
+            x5c,
+            leaf_thumbprint,
+        })
     }
 
-    /// The `x5c` value: standard base64 of each DER certificate (RFC 7515 s4.1.6), leaf first.
-    pub fn x5c(&self) -> Vec<String> {
-        self.certificates
-            .iter()
-            .filter_map(|cert| cert.to_der().ok())
-            .map(|der| base64::engine::general_purpose::STANDARD.encode(der))
-            .collect()
+    /// Base64 (not base64url) DER, leaf first.
+    pub fn x5c(&self) -> &[String] {
+        &self.x5c
     }
 
     /// Does the leaf certify `key`?
     pub fn certifies(&self, key: &PublicJwk) -> bool {
-        self.leaf_key()
-            .is_ok_and(|leaf| leaf.thumbprint() == key.thumbprint())
-    }
-
-    fn leaf_key(&self) -> Result<PublicJwk, ConfigError> {
-        let unreadable =
-            |err: &dyn std::fmt::Display| ConfigError::ChainUnreadable(err.to_string());
-        let pem = self.certificates[0]
-            .public_key()
-            .and_then(|key| key.public_key_to_pem())
-            .map_err(|err| unreadable(&err))?;
-        let pem = String::from_utf8(pem).map_err(|err| unreadable(&err))?;
-        PublicJwk::from_spki_pem(&pem).map_err(|err| unreadable(&err))
+        self.leaf_thumbprint == key.thumbprint()
     }
 
     /// The startup checks: the leaf certifies `key`, every certificate is within its validity
     /// at `now`, and each is signed by the next (a chain a relying party could build).
     pub fn check(&self, key: &PublicJwk, now: i64) -> Result<(), ConfigError> {
-        if self.leaf_key()?.thumbprint() != key.thumbprint() {
+        if !self.certifies(key) {
             return Err(ConfigError::ChainKeyMismatch);
         }
         let at = Asn1Time::from_unix(now)

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::deferred::DEFERRED_INTERVAL;
 use crate::dpop::DpopTarget;
 use crate::proof::{ProofPolicy, verify_jwt_proof};
-use crate::{CredentialConfiguration, Issuer, IssuerError, random_token, secret_hash, taken};
+use crate::{CredentialConfiguration, Issuer, IssuerError, secret_hash, taken};
 
 const C_NONCE_SCOPE: &str = "issuer:c-nonce";
 /// Index draws before giving up when other replicas keep taking the same indices.
@@ -71,7 +71,7 @@ fn bad_encryption(detail: impl Into<String>) -> IssuerError {
 impl Issuer {
     /// s7.1-s7.2: a fresh c_nonce, accepted in one credential request.
     pub async fn c_nonce(&self) -> Result<String, IssuerError> {
-        let nonce = random_token(24)?;
+        let nonce = immerse_jose::base64url::random(24)?;
         let expires_at = self.now() + self.config().c_nonce_lifetime;
         self.inner
             .store
@@ -243,19 +243,17 @@ impl Issuer {
         keys: Vec<PublicJwk>,
     ) -> Result<Value, IssuerError> {
         let now = self.now();
-        let claims: Map<String, Value> = serde_json::from_str(&offer.claims)
+        let mut claims: Map<String, Value> = serde_json::from_str(&offer.claims)
             .map_err(|err| IssuerError::Internal(err.to_string()))?;
         let disclosure = claims.keys().fold(DisclosurePolicy::new(), |policy, name| {
             policy.disclose(ClaimPath::claim(name.clone()))
         });
         // SD-JWT VC draft, "Document Integrity": `vct#integrity` is the W3C SRI hash of the
         // exact type metadata bytes we serve for this vct, so a wallet can detect a changed
-        // document.
-        let integrity = self
-            .inner
-            .type_metadata
-            .get(&conf.id)
-            .map(|document| document.integrity.clone());
+        // document. Added after the disclosure policy: it is never selectively disclosable.
+        if let Some(document) = self.inner.type_metadata.get(&conf.id) {
+            claims.insert("vct#integrity".into(), document.integrity.clone().into());
+        }
         // One key for the whole batch, read once, so a rotation never splits a response.
         let signer = self.signer();
         let mut credentials = Vec::with_capacity(keys.len());
@@ -269,13 +267,7 @@ impl Issuer {
                 exp: Some(exp),
                 status: Some(status),
                 holder_key: Some(key),
-                claims: {
-                    let mut claims = claims.clone();
-                    if let Some(integrity) = &integrity {
-                        claims.insert("vct#integrity".into(), integrity.clone().into());
-                    }
-                    claims
-                },
+                claims: claims.clone(),
             };
             // Fresh salts per credential come from issue_vc (RFC 9901 s4.2.1).
             let sd_jwt = immerse_sd_jwt::issue_vc(
@@ -410,7 +402,7 @@ impl Issuer {
                 match allocator.allocate() {
                     Ok(idx) => (list_id.clone(), idx),
                     Err(_) => {
-                        *list_id = random_token(12)?;
+                        *list_id = immerse_jose::base64url::random(12)?;
                         *allocator =
                             immerse_status_list::IndexAllocator::new(config.status_list_capacity)?;
                         (list_id.clone(), allocator.allocate()?)

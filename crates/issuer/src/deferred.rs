@@ -5,7 +5,7 @@ use immerse_store::DeferredRow;
 use serde_json::{Map, Value, json};
 
 use crate::credential::{CredentialResponse, seal};
-use crate::{Issuer, IssuerError, random_token};
+use crate::{Issuer, IssuerError};
 
 /// s8.3 `interval`: seconds the wallet should wait before asking again.
 pub(crate) const DEFERRED_INTERVAL: i64 = 5;
@@ -20,7 +20,7 @@ impl Issuer {
         configuration_id: &str,
         keys: &[PublicJwk],
     ) -> Result<String, IssuerError> {
-        let transaction_id = random_token(24)?;
+        let transaction_id = immerse_jose::base64url::random(24)?;
         let now = self.now();
         let keys: Vec<Value> = keys
             .iter()

@@ -5,7 +5,7 @@ use immerse_jose::{Algorithm, PublicJwk, base64url, jwt};
 use immerse_store::Replay;
 use serde_json::Value;
 
-use crate::{Issuer, IssuerError, random_token, taken};
+use crate::{Issuer, IssuerError, taken};
 
 /// RFC 9449 s4.2.
 pub const DPOP_TYP: &str = "dpop+jwt";
@@ -25,7 +25,7 @@ pub(crate) struct DpopTarget<'a> {
 impl Issuer {
     /// A fresh server-provided DPoP nonce (RFC 9449 s8), accepted once.
     pub async fn dpop_nonce(&self) -> Result<String, IssuerError> {
-        let nonce = random_token(24)?;
+        let nonce = immerse_jose::base64url::random(24)?;
         let expires_at = self.now() + self.config().dpop_nonce_lifetime;
         self.inner
             .store

@@ -13,18 +13,17 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use immerse_jose::jws::SigningHeader;
 use immerse_jose::{Signer, SoftwareSigner, base64url, jwt};
-use immerse_registry::{COUNTERSIGNATURE_TYP, KEY_PROOF_TYP, KEY_RETIREMENT_TYP};
-use serde_json::json;
+use immerse_registry::client::SelfService;
+use immerse_registry::{COUNTERSIGNATURE_TYP, KEY_PROOF_TYP, KEY_RETIREMENT_TYP, RegistryError};
+use serde_json::{Map, Value};
 
-use crate::{ConfigError, Issuer, IssuerError, random_token};
+use crate::{ConfigError, Issuer, IssuerError};
 
 /// Lifetime of a registration proof and its countersignature: made for one submission.
 const PROOF_LIFETIME: i64 = 120;
-const REGISTRY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub type KeyFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, IssuerError>> + Send + 'a>>;
 
@@ -61,7 +60,7 @@ pub struct KeyRotation {
 
 pub(crate) struct RotationSetup {
     rotation: KeyRotation,
-    http: reqwest::Client,
+    registry: SelfService,
 }
 
 pub(crate) struct RotationState {
@@ -88,18 +87,6 @@ pub struct Rotated {
     pub retired: bool,
 }
 
-fn path_segment(text: &str) -> String {
-    let mut encoded = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            encoded.push(char::from(byte));
-        } else {
-            encoded.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    encoded
-}
-
 impl Issuer {
     /// Enables rotation every `key_rotation_interval`. Refused when the configured retention
     /// differs from the one the registry client applies (it must equal the registry's), or
@@ -115,14 +102,11 @@ impl Issuer {
                 "key_retention differs from the registry client's retention",
             ));
         }
-        let http = reqwest::Client::builder()
-            .timeout(REGISTRY_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|err| refuse(&err.to_string()))?;
+        let registry =
+            SelfService::new(&rotation.registry_url).map_err(|err| refuse(&err.to_string()))?;
         self.inner
             .rotation
-            .set(RotationSetup { rotation, http })
+            .set(RotationSetup { rotation, registry })
             .map_err(|_| refuse("already enabled"))
     }
 
@@ -190,19 +174,31 @@ impl Issuer {
 
     /// A `key-retirement+jwt` for `kid`, signed by the key now signing (registry: enrolment).
     async fn retirement_request(&self, kid: &str) -> Result<String, IssuerError> {
-        let now = jwt::now();
-        let claims = json!({
-            "iss": self.config().issuer,
-            "aud": self.inner.registry.anchor().registry_id(),
-            "iat": now, "exp": now + PROOF_LIFETIME,
-            "jti": random_token(16)?, "kid": kid,
-        });
+        let mut claims = self.registry_proof_claims()?;
+        claims.insert("kid".into(), kid.into());
         Ok(jwt::sign(
             &*self.signer(),
             &SigningHeader::new(KEY_RETIREMENT_TYP),
-            &claims,
+            &Value::Object(claims),
         )
         .await?)
+    }
+
+    /// What every proof to the registry carries: the issuer as `iss`, the registry as `aud`, a
+    /// lifetime for one submission and a fresh `jti`. The registry checks `iat` against its own
+    /// clock, so the wall clock, not the (injectable) issuer clock, dates them.
+    fn registry_proof_claims(&self) -> Result<Map<String, Value>, IssuerError> {
+        let now = jwt::now();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.config().issuer.clone().into());
+        claims.insert(
+            "aud".into(),
+            self.inner.registry.anchor().registry_id().into(),
+        );
+        claims.insert("iat".into(), now.into());
+        claims.insert("exp".into(), (now + PROOF_LIFETIME).into());
+        claims.insert("jti".into(), immerse_jose::base64url::random(16)?.into());
+        Ok(claims)
     }
 
     /// The registry's self-service registration (ARCHITECTURE.md, registry: enrolment).
@@ -214,44 +210,28 @@ impl Issuer {
     ) -> Result<(), IssuerError> {
         let fail = |text: String| IssuerError::KeyRotation(text);
         let entity = &self.config().issuer;
-        let registry_id = self.inner.registry.anchor().registry_id();
-        // The registry checks iat against its own clock, so the wall clock, not the
-        // (injectable) issuer clock, dates the proofs.
-        let now = jwt::now();
-        let claims = json!({
-            "iss": entity, "aud": registry_id, "iat": now, "exp": now + PROOF_LIFETIME,
-            "jti": random_token(16)?,
-        });
         let proof = jwt::sign(
             next,
             &SigningHeader::new(KEY_PROOF_TYP).embed_jwk(),
-            &claims,
+            &Value::Object(self.registry_proof_claims()?),
         )
         .await?;
-        let claims = json!({
-            "iss": entity, "aud": registry_id, "iat": now, "exp": now + PROOF_LIFETIME,
-            "jti": random_token(16)?,
-            "proof_hash": base64url::encode(openssl::sha::sha256(proof.as_bytes())),
-        });
+        let mut claims = self.registry_proof_claims()?;
+        claims.insert(
+            "proof_hash".into(),
+            base64url::encode(openssl::sha::sha256(proof.as_bytes())).into(),
+        );
+        let claims = Value::Object(claims);
         let countersignature =
             jwt::sign(current, &SigningHeader::new(COUNTERSIGNATURE_TYP), &claims).await?;
-        let url = format!(
-            "{}/v1/entities/{}/keys",
-            setup.rotation.registry_url.trim_end_matches('/'),
-            path_segment(entity)
-        );
-        let response = setup
-            .http
-            .post(&url)
-            .json(&json!({"proof": proof, "countersignature": countersignature}))
-            .send()
+        setup
+            .registry
+            .submit_key(entity, &proof, &countersignature)
             .await
-            .map_err(|err| fail(format!("registry unreachable: {err}")))?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            return Err(fail(format!("registration refused ({status}): {body}")));
-        }
+            .map_err(|err| match err {
+                RegistryError::Unavailable(_) => fail(format!("registry unreachable: {err}")),
+                refused => fail(format!("registration refused: {refused}")),
+            })?;
         Ok(())
     }
 
@@ -261,36 +241,20 @@ impl Issuer {
         let mut left = Vec::new();
         for kid in std::mem::take(&mut state.unretired) {
             let outcome = match self.retirement_request(&kid).await {
-                Ok(proof) => {
-                    let url = format!(
-                        "{}/v1/entities/{}/keys/{}/retire",
-                        setup.rotation.registry_url.trim_end_matches('/'),
-                        path_segment(&self.config().issuer),
-                        path_segment(&kid)
-                    );
-                    setup
-                        .http
-                        .post(&url)
-                        .json(&json!({ "proof": proof }))
-                        .send()
-                        .await
-                        .map_err(|err| err.to_string())
-                }
+                Ok(proof) => match setup
+                    .registry
+                    .retire_own_key(&self.config().issuer, &kid, &proof)
+                    .await
+                {
+                    // Already retired or revoked (a retry after a lost answer): nothing left.
+                    Ok(()) | Err(RegistryError::InvalidTransition { .. }) => Ok(()),
+                    Err(err) => Err(err.to_string()),
+                },
                 Err(err) => Err(err.to_string()),
             };
-            match outcome {
-                // 409: already retired or revoked (a retry after a lost answer): nothing left.
-                Ok(response)
-                    if response.status().is_success()
-                        || response.status() == reqwest::StatusCode::CONFLICT => {}
-                Ok(response) => {
-                    tracing::warn!(%kid, status = %response.status(), "old key not retired; will retry");
-                    left.push(kid);
-                }
-                Err(err) => {
-                    tracing::warn!(%kid, %err, "old key not retired; will retry");
-                    left.push(kid);
-                }
+            if let Err(err) = outcome {
+                tracing::warn!(%kid, %err, "old key not retired; will retry");
+                left.push(kid);
             }
         }
         state.unretired = left;

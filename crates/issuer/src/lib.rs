@@ -48,8 +48,8 @@ pub use status::CredentialStatus;
 pub use token::{TokenHeaders, TokenRequest, TokenResponse};
 pub use type_metadata::{TYPE_METADATA_PREFIX, TypeMetadataDocument};
 
+use immerse_jose::Signer;
 use immerse_jose::jwe::DecryptionKey;
-use immerse_jose::{Signer, base64url};
 use immerse_registry::client::RegistryClient;
 use immerse_status_list::IndexAllocator;
 use immerse_store::Store;
@@ -110,7 +110,7 @@ impl Issuer {
         let allocator = IndexAllocator::new(config.status_list_capacity)?;
         Ok(Self {
             inner: Arc::new(Inner {
-                allocator: Mutex::new((random_token(12)?, allocator)),
+                allocator: Mutex::new((immerse_jose::base64url::random(12)?, allocator)),
                 config,
                 store,
                 signer: RwLock::new(signer),
@@ -144,13 +144,6 @@ impl Issuer {
             Err(poisoned) => poisoned.into_inner().clone(),
         }
     }
-}
-
-/// `bytes` random bytes from OpenSSL's CSPRNG, base64url.
-pub(crate) fn random_token(bytes: usize) -> Result<String, IssuerError> {
-    let mut buf = vec![0u8; bytes];
-    openssl::rand::rand_bytes(&mut buf).map_err(|err| IssuerError::Internal(err.to_string()))?;
-    Ok(base64url::encode(buf))
 }
 
 /// Hex of SHA-256: how secrets (codes, tx_codes, tokens) are stored and compared.

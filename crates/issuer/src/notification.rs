@@ -2,7 +2,7 @@
 //! credentials of one issuance. Each `notification_id` is bound to its grant and used once.
 use serde_json::{Map, Value};
 
-use crate::{Issuer, IssuerError, random_token, taken};
+use crate::{Issuer, IssuerError, taken};
 
 /// OpenID4VCI 1.0 s11.1: the events a wallet may report.
 pub const NOTIFICATION_EVENTS: &[&str] = &[
@@ -18,7 +18,7 @@ impl Issuer {
         &self,
         offer_id: &str,
     ) -> Result<String, IssuerError> {
-        let id = random_token(16)?;
+        let id = immerse_jose::base64url::random(16)?;
         let expires_at = self.now() + self.config().access_token_lifetime.max(1) * 12;
         self.inner
             .store

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::authorization::AUTHORIZATION_CODE_GRANT;
-use crate::{Issuer, IssuerError, random_token, secret_hash};
+use crate::{Issuer, IssuerError, secret_hash};
 
 /// OpenID4VCI 1.0 s4.1.1 / s6.1: the pre-authorized code grant type.
 pub const PRE_AUTHORIZED_GRANT: &str = "urn:ietf:params:oauth:grant-type:pre-authorized_code";
@@ -93,13 +93,13 @@ impl Issuer {
             ));
         }
         let now = self.now();
-        let offer_id = random_token(16)?;
+        let offer_id = immerse_jose::base64url::random(16)?;
         // With the authorization_code grant the pre-authorized code is never disclosed, so it
         // cannot be redeemed; the row keeps one because every offer row has a code.
-        let code = random_token(32)?;
+        let code = immerse_jose::base64url::random(32)?;
         let issuer_state = match new.grant {
             OfferGrant::PreAuthorizedCode => None,
-            OfferGrant::AuthorizationCode => Some(random_token(32)?),
+            OfferGrant::AuthorizationCode => Some(immerse_jose::base64url::random(32)?),
         };
         let mut grant = json!({"pre-authorized_code": code});
         if let (Some(code), Some(grant)) = (&tx_code, grant.as_object_mut()) {

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::authorization::{AUTHORIZATION_CODE_GRANT, check_code_verifier};
 use crate::dpop::DpopTarget;
 use crate::offer::PRE_AUTHORIZED_GRANT;
-use crate::{Issuer, IssuerError, random_token, secret_hash};
+use crate::{Issuer, IssuerError, secret_hash};
 
 /// The form parameters of a token request (OpenID4VCI 1.0 s6.1, RFC 6749 s4.1.3).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -159,7 +159,7 @@ impl Issuer {
             }
         };
         let now = self.now();
-        let access_token = random_token(32)?;
+        let access_token = immerse_jose::base64url::random(32)?;
         self.inner
             .store
             .insert_access_token(&AccessTokenRow {

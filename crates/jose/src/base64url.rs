@@ -9,6 +9,13 @@ pub fn encode(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// `n` bytes from OpenSSL's CSPRNG, base64url: identifiers, nonces, `jti` values and secrets.
+pub fn random(n: usize) -> Result<String, Error> {
+    let mut bytes = vec![0u8; n];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|err| Error::Key(format!("random: {err}")))?;
+    Ok(encode(bytes))
+}
+
 /// Decodes `text`; `part` names what was decoded, for the error.
 pub fn decode(text: &str, part: &'static str) -> Result<Vec<u8>, Error> {
     URL_SAFE_NO_PAD

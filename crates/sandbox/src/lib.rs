@@ -216,8 +216,8 @@ impl Sandbox {
             http: reqwest::Client::new(),
             registry_root: Arc::new(SoftwareSigner::generate()?),
             registry_admin_token: String::new(),
-            issuer_admin_token: format!("iss_{}", random_secret()?),
-            verifier_api_token: format!("rp_{}", random_secret()?),
+            issuer_admin_token: format!("iss_{}", base64url::random(32)?),
+            verifier_api_token: format!("rp_{}", base64url::random(32)?),
             a_key,
             issuer_key: Arc::new(SoftwareSigner::generate()?),
             verifier_key,
@@ -654,11 +654,4 @@ async fn simulated_platform() -> Result<Platform, SandboxError> {
     })
     .await
     .map_err(|err| SandboxError::Setup(err.to_string()))?
-}
-
-/// 256 random bits, base64url: admin and API tokens.
-fn random_secret() -> Result<String, SandboxError> {
-    let mut bytes = [0u8; 32];
-    openssl::rand::rand_bytes(&mut bytes)?;
-    Ok(base64url::encode(bytes))
 }

@@ -42,7 +42,7 @@ pub struct CertificateAuthority {
     pub validity: Validity,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TrustedRoot {
     pub tlogs: Vec<LogInstance>,
     pub certificate_authorities: Vec<CertificateAuthority>,

@@ -73,10 +73,7 @@ pub enum RequestUriFetch {
 
 /// `n` bytes from OpenSSL's CSPRNG, base64url.
 pub(crate) fn random(n: usize) -> Result<String, VerifierError> {
-    let mut bytes = vec![0u8; n];
-    openssl::rand::rand_bytes(&mut bytes)
-        .map_err(|err| VerifierError::Internal(format!("random: {err}")))?;
-    Ok(base64url::encode(bytes))
+    base64url::random(n).map_err(|err| VerifierError::Internal(err.to_string()))
 }
 
 impl Verifier {

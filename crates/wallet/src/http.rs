@@ -82,8 +82,8 @@ impl ConsentPage {
         let port = address.port();
         Ok(Self {
             presenter,
-            secret: crate::presentation::random_text(32)?,
-            csrf: crate::presentation::random_text(32)?,
+            secret: immerse_jose::base64url::random(32)?,
+            csrf: immerse_jose::base64url::random(32)?,
             address,
             hosts: vec![address.to_string(), format!("localhost:{port}")],
         })

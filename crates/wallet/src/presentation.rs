@@ -47,7 +47,6 @@ use serde_json::{Map, Value};
 pub use error::{FederationClientRefusal, PresentationError};
 pub use matching::{CredentialMatch, RequestedClaim};
 
-pub(crate) use request::random_text;
 use request::{ClientIdPrefix, RequestSource, VerifiedRequest};
 use response::ResponseTarget;
 
@@ -290,7 +289,7 @@ impl Presenter {
             }
         }
         Ok(PendingRequest {
-            id: request::random_text(16)?,
+            id: immerse_jose::base64url::random(16)?,
             client_id: request.client_id.clone(),
             verifier_id: entity_id.to_owned(),
             verifier_name: entity.display_name().unwrap_or(entity_id).to_owned(),

@@ -126,12 +126,7 @@ pub fn key_policy(signer: &SoftwareSigner) -> Policy {
 
 /// A verifier with an empty trusted root: enough for key policies.
 pub fn key_verifier() -> Verifier {
-    Verifier::new(TrustedRoot {
-        tlogs: Vec::new(),
-        certificate_authorities: Vec::new(),
-        ctlogs: Vec::new(),
-        timestamp_authorities: Vec::new(),
-    })
+    Verifier::new(TrustedRoot::default())
 }
 
 /// A GitHub-workflow-like Fulcio identity: SAN and Build Signer URI `workflow`, source

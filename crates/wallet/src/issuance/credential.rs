@@ -10,7 +10,7 @@ use immerse_sd_jwt::{VcValidation, verify_vc};
 use serde_json::{Value, json};
 
 use super::metadata::IssuerMetadata;
-use super::token::{AccessToken, Dpop, missing, random_id};
+use super::token::{AccessToken, Dpop, missing};
 use crate::attest::peek_jwt;
 use crate::{StoredCredential, Wallet, WalletError};
 
@@ -234,7 +234,7 @@ impl Wallet {
             _ => return Err(WalletError::HolderKeyMismatch),
         }
         Ok(StoredCredential {
-            id: random_id()?,
+            id: immerse_jose::base64url::random(16)?,
             issuer: expected.issuer.to_owned(),
             vct: verified.vct().to_owned(),
             configuration_id: String::new(),

@@ -40,7 +40,7 @@ impl Dpop {
         access_token: Option<&str>,
     ) -> Result<String, WalletError> {
         let mut claims = json!({
-            "jti": random_id()?, "htm": "POST", "htu": htu, "iat": jwt::now(),
+            "jti": base64url::random(16)?, "htm": "POST", "htu": htu, "iat": jwt::now(),
         });
         if let Some(nonce) = &self.nonce {
             claims["nonce"] = nonce.clone().into();
@@ -152,7 +152,7 @@ impl Wallet {
         issuer: &str,
         metadata: &IssuerMetadata,
     ) -> Result<String, WalletError> {
-        let mut claims = json!({"aud": issuer, "jti": random_id()?, "iat": jwt::now()});
+        let mut claims = json!({"aud": issuer, "jti": base64url::random(16)?, "iat": jwt::now()});
         if let Some(endpoint) = metadata.as_endpoint("challenge_endpoint") {
             let answer = self.post_json(endpoint, &json!({})).await?;
             let challenge = answer
@@ -175,11 +175,4 @@ impl Wallet {
 
 pub(crate) fn missing(issuer: &str, member: &'static str) -> WalletError {
     WalletError::UnsupportedConfiguration(issuer.to_owned(), member)
-}
-
-/// 128 random bits, base64url: `jti` values and local identifiers.
-pub(crate) fn random_id() -> Result<String, WalletError> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|err| WalletError::Internal(err.to_string()))?;
-    Ok(base64url::encode(bytes))
 }

@@ -188,7 +188,7 @@ pub(crate) async fn fetch_request_object(
         reqwest::header::ACCEPT,
         format!("application/{REQUEST_OBJECT_TYP}"),
     );
-    let wallet_nonce = post.then(|| random_text(32)).transpose()?;
+    let wallet_nonce = post.then(|| base64url::random(32)).transpose()?;
     let builder = match &wallet_nonce {
         Some(nonce) => builder.form(&[
             ("wallet_metadata", wallet_metadata().to_string()),
@@ -243,14 +243,6 @@ pub(crate) fn printable_prefix(body: &[u8]) -> String {
             }
         })
         .collect()
-}
-
-/// `n` random bytes, base64url.
-pub(crate) fn random_text(n: usize) -> Result<String, PresentationError> {
-    let mut bytes = vec![0u8; n];
-    openssl::rand::rand_bytes(&mut bytes)
-        .map_err(|err| PresentationError::Internal(format!("random: {err}")))?;
-    Ok(base64url::encode(bytes))
 }
 
 /// A request object whose signature verified with the key its Client Identifier names, and
@@ -658,5 +650,100 @@ mod tests {
             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}});
         assert!(response_encryption(signing_only.as_object().unwrap()).is_err());
+    }
+
+    /// A request object's claims that `parameters` accepts; each case below breaks one.
+    fn valid_claims() -> Map<String, Value> {
+        json!({
+            "response_type": "vp_token",
+            "response_mode": "direct_post.jwt",
+            "response_uri": "https://verifier.example/response/1",
+            "nonce": "n-0S6_WzA2Mj",
+            "state": "s-1",
+            "dcql_query": {"credentials": [{"id": "pid", "format": "dc+sd-jwt",
+                "meta": {"vct_values": ["https://issuer.example/vct/pid"]},
+                "claims": [{"path": ["given_name"]}]}]},
+            "client_metadata": {"jwks": {"keys": [{"kty": "EC", "crv": "P-256",
+                "alg": "ECDH-ES", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}},
+        })
+        .as_object()
+        .cloned()
+        .unwrap()
+    }
+
+    #[test]
+    fn request_parameters_the_wallet_cannot_honour_are_refused() {
+        use immerse_jose::Signer;
+        let key = immerse_jose::SoftwareSigner::generate()
+            .unwrap()
+            .public_jwk()
+            .clone();
+        let client_id = "x509_hash:abc";
+        assert!(parameters(&valid_claims(), client_id, key.clone(), 60).is_ok());
+        let cases: [(&str, Option<Value>, &str); 9] = [
+            (
+                "response_type",
+                Some(json!("code")),
+                "invalid_request_object",
+            ),
+            ("response_type", None, "invalid_request_object"),
+            (
+                "response_mode",
+                Some(json!("fragment")),
+                "unsupported_response_mode",
+            ),
+            // OpenID4VP 1.0 s8.2: redirect_uri must not come with response_uri.
+            (
+                "redirect_uri",
+                Some(json!("https://verifier.example/cb")),
+                "invalid_request_object",
+            ),
+            // s5.1: a wallet without transaction data support must refuse it.
+            (
+                "transaction_data",
+                Some(json!(["e30"])),
+                "invalid_request_object",
+            ),
+            ("response_uri", None, "invalid_request_object"),
+            ("nonce", None, "invalid_request_object"),
+            ("nonce", Some(json!("")), "invalid_request_object"),
+            ("client_metadata", None, "unsupported_response_encryption"),
+        ];
+        for (name, value, code) in cases {
+            let mut claims = valid_claims();
+            match &value {
+                Some(value) => claims.insert(name.into(), value.clone()),
+                None => claims.remove(name),
+            };
+            let error = parameters(&claims, client_id, key.clone(), 60).unwrap_err();
+            assert_eq!(error.code(), code, "{name} = {value:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_leaf_certificate_out_of_force_is_refused() {
+        use openssl::{ec, hash::MessageDigest, nid::Nid, pkey::PKey, x509};
+        let group = ec::EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(ec::EcKey::generate(&group).unwrap()).unwrap();
+        let mut builder = x509::X509Builder::new().unwrap();
+        builder.set_pubkey(&key).unwrap();
+        let now = jwt::now();
+        builder
+            .set_not_before(&Asn1Time::from_unix(now - 60).unwrap())
+            .unwrap();
+        builder
+            .set_not_after(&Asn1Time::from_unix(now + 3600).unwrap())
+            .unwrap();
+        builder.sign(&key, MessageDigest::sha256()).unwrap();
+        let der = builder.build().to_der().unwrap();
+        assert!(certificate_key(&der, now).is_ok());
+        for outside in [now - 120, now + 7200] {
+            let error = certificate_key(&der, outside).unwrap_err();
+            assert!(
+                matches!(&error, PresentationError::Certificate(reason) if reason.contains("not in force")),
+                "{error}"
+            );
+        }
     }
 }
