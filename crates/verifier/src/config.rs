@@ -354,4 +354,36 @@ mod tests {
             .is_err()
         );
     }
+
+    /// A signer that names itself by a `kid` other than its thumbprint.
+    struct MisnamedSigner(immerse_jose::SoftwareSigner);
+
+    impl Signer for MisnamedSigner {
+        fn algorithm(&self) -> immerse_jose::Algorithm {
+            self.0.algorithm()
+        }
+        fn public_jwk(&self) -> &PublicJwk {
+            self.0.public_jwk()
+        }
+        fn kid(&self) -> &str {
+            "verifier-key-1"
+        }
+        fn sign<'a>(&'a self, message: &'a [u8]) -> immerse_jose::SignFuture<'a> {
+            self.0.sign(message)
+        }
+    }
+
+    #[test]
+    fn a_federation_signer_whose_kid_is_not_its_thumbprint_is_refused() {
+        let entity = "https://verifier.example";
+        let named = std::sync::Arc::new(immerse_jose::SoftwareSigner::generate().unwrap());
+        assert!(ClientIdentity::openid_federation(named, entity).is_ok());
+        let misnamed = std::sync::Arc::new(MisnamedSigner(
+            immerse_jose::SoftwareSigner::generate().unwrap(),
+        ));
+        assert!(matches!(
+            ClientIdentity::openid_federation(misnamed, entity),
+            Err(VerifierError::Config(reason)) if reason.contains("thumbprint")
+        ));
+    }
 }

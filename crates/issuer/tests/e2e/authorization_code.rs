@@ -348,7 +348,10 @@ async fn request_uri_is_single_use_and_bound_to_its_client() {
     let wallet = Wallet::new();
     let (_, issuer_state) = authorization_offer(&env).await;
     let uri = request_uri(&env, &wallet, &par_form(&wallet, &issuer_state)).await;
-    // RFC 9126 s4: another client_id is refused (and does not spend the request_uri).
+    // RFC 9126 s4: the client_id is required beside the request_uri, and another one is
+    // refused (neither spends the request_uri).
+    let response = authorize(&env, &[("request_uri", &uri)]).await;
+    assert_error(response, 400, "invalid_request").await;
     let response = authorize(
         &env,
         &[("client_id", "another-client"), ("request_uri", &uri)],
@@ -408,7 +411,8 @@ async fn pushed_requests_that_break_a_rule_are_refused_with_the_rfc_error() {
     let wallet = Wallet::new();
     let (_, issuer_state) = authorization_offer(&env).await;
     let valid = par_form(&wallet, &issuer_state);
-    let cases: Vec<(Vec<(&'static str, String)>, &str)> = vec![
+    let cases: Vec<(Vec<(&'static str, String)>, &str)> =
+        vec![
         // RFC 7636 s4.4.1, HAIP: plain PKCE, or none.
         (
             with(valid.clone(), "code_challenge_method", Some("plain")),
@@ -444,6 +448,9 @@ async fn pushed_requests_that_break_a_rule_are_refused_with_the_rfc_error() {
             "invalid_request",
         ),
         (with(valid.clone(), "redirect_uri", None), "invalid_request"),
+        // RFC 9126 s2.1: the client identifies itself.
+        (with(valid.clone(), "client_id", None), "invalid_request"),
+        (with(valid.clone(), "client_id", Some("")), "invalid_request"),
         // RFC 9126 s2.1: no request_uri inside a pushed request.
         (
             with(
