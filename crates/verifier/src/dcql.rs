@@ -349,8 +349,9 @@ impl CredentialQuery {
 }
 
 impl ClaimsQuery {
-    fn matches(&self, claims: &Map<String, Value>) -> Result<(), DcqlMismatch> {
-        let selected = select(claims, &self.path);
+    /// Whether this one claims query is answered by `claims` (s6.3, s7.1).
+    pub fn matches(&self, claims: &Map<String, Value>) -> Result<(), DcqlMismatch> {
+        let selected = self.selected(claims);
         // s7.1: a path that selects nothing means the claim is missing.
         if selected.is_empty() {
             return Err(DcqlMismatch::MissingClaim(self.display_path()));
@@ -362,6 +363,11 @@ impl ClaimsQuery {
             return Err(DcqlMismatch::ValueNotAccepted(self.display_path()));
         }
         Ok(())
+    }
+
+    /// The values the claims path pointer selects (s7.1).
+    pub fn selected<'a>(&self, claims: &'a Map<String, Value>) -> Vec<&'a Value> {
+        select(claims, &self.path)
     }
 
     fn display_path(&self) -> String {

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 
 use immerse_verifier::dcql::{ClaimsQuery, CredentialQuery, DcqlQuery, PathSegment};
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::PresentationError;
 use super::policy::{allowance_for, display_path, is_correlating};
@@ -111,7 +111,7 @@ pub(crate) fn credential_match(
             })
             .filter(|set| {
                 set.iter()
-                    .all(|&index| claim_present(query, &claims_queries[index], credential))
+                    .all(|&index| claims_queries[index].matches(&credential.claims).is_ok())
             })
             .collect(),
     };
@@ -129,7 +129,7 @@ pub(crate) fn credential_match(
                 .map(|allowed| allowed.purpose.clone())
                 .unwrap_or_default(),
             correlating: is_correlating(&claim.path),
-            value: claim_value(&credential.claims, &claim.path),
+            value: claim_value(claim, credential),
             segments: claim.path.clone(),
         })
         .collect();
@@ -146,44 +146,11 @@ pub(crate) fn credential_match(
     }
 }
 
-/// Whether one claims query alone is answered by the credential: the verifier's own matcher,
-/// asked about a query holding just that claim.
-fn claim_present(
-    query: &CredentialQuery,
-    claim: &ClaimsQuery,
-    credential: &StoredCredential,
-) -> bool {
-    let single = CredentialQuery {
-        claims: Some(vec![claim.clone()]),
-        claim_sets: None,
-        ..query.clone()
-    };
-    single.matches_claims(&credential.claims).is_ok()
-}
-
-/// The value at a claims path, for the holder to see (arrays for wildcards).
-fn claim_value(claims: &Map<String, Value>, path: &[PathSegment]) -> Value {
-    let mut current = vec![Value::Object(claims.clone())];
-    for segment in path {
-        current = current
-            .into_iter()
-            .flat_map(|value| match (segment, value) {
-                (PathSegment::Name(name), Value::Object(mut members)) => {
-                    members.remove(name).into_iter().collect::<Vec<_>>()
-                }
-                (PathSegment::All(()), Value::Array(items)) => items,
-                (PathSegment::Index(index), Value::Array(items)) => usize::try_from(*index)
-                    .ok()
-                    .and_then(|index| items.into_iter().nth(index))
-                    .into_iter()
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .collect();
-    }
-    match current.len() {
-        1 => current.pop().unwrap_or(Value::Null),
-        _ => Value::Array(current),
+/// The value a claims path selects, for the holder to see (arrays for wildcards).
+fn claim_value(claim: &ClaimsQuery, credential: &StoredCredential) -> Value {
+    match claim.selected(&credential.claims).as_slice() {
+        [one] => (*one).clone(),
+        many => Value::Array(many.iter().map(|value| (*value).clone()).collect()),
     }
 }
 
