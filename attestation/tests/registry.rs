@@ -106,7 +106,7 @@ async fn attestation_jwt_verifies_with_the_a_key_published_in_the_registry() {
     )
     .unwrap();
     let keys = client
-        .verification_keys(ATTESTER)
+        .verification_keys(ATTESTER, Role::Attester)
         .await
         .expect("verified statement");
     let validation = jwt::Validation::new(CLIENT_ATTESTATION_TYP).issuer(ATTESTER);

@@ -304,12 +304,17 @@ impl Engine {
         let client = self.client(image, credentials).map_err(unavailable)?;
         let repo = client.repository(image.repository()).map_err(unavailable)?;
         let mut signers = Vec::with_capacity(policy.authorities.len());
+        let mut details = Vec::new();
         for authority in &policy.authorities {
-            signers.push((authority, self.policies(authority).await?));
+            match self.policies(authority).await? {
+                Ok(policies) => signers.push((authority, policies)),
+                // The Key Registry's verified "no" (another role, suspended, unknown): this
+                // authority signs nothing, the others may still meet the threshold.
+                Err(refusal) => details.push(format!("{}: {refusal}", authority.name)),
+            }
         }
 
         let mut satisfied = Vec::new();
-        let mut details = Vec::new();
         for (authority, policies) in &signers {
             match signed_by(&repo, digest, &self.verifier, policies).await {
                 Ok(()) => satisfied.push(authority.name.clone()),
@@ -336,8 +341,12 @@ impl Engine {
         })
     }
 
-    /// The Sigstore policy for each key (or identity) the authority stands for.
-    async fn policies(&self, authority: &CompiledAuthority) -> Result<Vec<Policy>, CheckFailure> {
+    /// The Sigstore policy for each key (or identity) the authority stands for; `Ok(Err(why))`
+    /// when the Key Registry refuses the authority's entity.
+    async fn policies(
+        &self,
+        authority: &CompiledAuthority,
+    ) -> Result<Result<Vec<Policy>, String>, CheckFailure> {
         let key_policy = |key: VerificationKey, allow_missing_tlog: bool| {
             let policy = Policy::key(key);
             if allow_missing_tlog {
@@ -350,7 +359,7 @@ impl Engine {
             Signer::Key {
                 key,
                 allow_missing_tlog,
-            } => Ok(vec![key_policy(key.clone(), *allow_missing_tlog)]),
+            } => Ok(Ok(vec![key_policy(key.clone(), *allow_missing_tlog)])),
             Signer::Keyless(identity) => {
                 if self.config.trusted_root.is_none() {
                     return Err(CheckFailure::Unavailable(format!(
@@ -358,10 +367,11 @@ impl Engine {
                         authority.name
                     )));
                 }
-                Ok(vec![Policy::identity(identity.clone())])
+                Ok(Ok(vec![Policy::identity(identity.clone())]))
             }
             Signer::RegistryEntity {
                 entity,
+                role,
                 allow_missing_tlog,
             } => {
                 let registry = self.config.key_registry.as_ref().ok_or_else(|| {
@@ -370,15 +380,23 @@ impl Engine {
                         authority.name
                     ))
                 })?;
-                let keys = registry.verification_keys(entity).await.map_err(|e| {
-                    CheckFailure::Unavailable(format!("Key Registry, entity {entity}: {e}"))
-                })?;
-                Ok(keys
+                let keys = match registry.verification_keys(entity, *role).await {
+                    Ok(keys) => keys,
+                    Err(e) if e.is_refusal() => {
+                        return Ok(Err(format!("Key Registry, entity {entity}: {e}")));
+                    }
+                    Err(e) => {
+                        return Err(CheckFailure::Unavailable(format!(
+                            "Key Registry, entity {entity}: {e}"
+                        )));
+                    }
+                };
+                Ok(Ok(keys
                     .keys
                     .iter()
                     .filter_map(|jwk| VerificationKey::from_jwk(jwk).ok())
                     .map(|key| key_policy(key, *allow_missing_tlog))
-                    .collect())
+                    .collect()))
             }
         }
     }

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use immerse_registry::model::Role;
 use immerse_sigstore::{IdentityPolicy, Matcher, VerificationKey};
 use immerse_slsa::{SLSA_PROVENANCE_V0_2, SLSA_PROVENANCE_V1, SourceRefPolicy};
 use serde::Deserialize;
@@ -27,6 +28,7 @@ pub enum Signer {
     /// Keys are looked up in the Key Registry at verification time (they rotate).
     RegistryEntity {
         entity: String,
+        role: Role,
         allow_missing_tlog: bool,
     },
     Keyless(IdentityPolicy),
@@ -163,6 +165,10 @@ fn compile_authority(authority: &Authority) -> Result<CompiledAuthority, String>
             }
             Signer::RegistryEntity {
                 entity: entity.entity.clone(),
+                role: entity
+                    .role
+                    .parse()
+                    .map_err(|e| format!("authority {name:?}: {e}"))?,
                 allow_missing_tlog: entity.allow_missing_tlog,
             }
         }

@@ -78,6 +78,9 @@ pub struct KeyAuthority {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RegistryEntityAuthority {
     pub entity: String,
+    /// The role the entity must have in the registry (`issuer`, `verifier`, `attester`,
+    /// `wallet-provider`): an entity of another role, or a suspended one, signs nothing here.
+    pub role: String,
     /// Accept signatures that have no transparency-log entry.
     #[serde(default)]
     pub allow_missing_tlog: bool,

@@ -22,7 +22,7 @@ use immerse_jose::{Error as JoseError, PublicJwk, PublicJwkSet, jwt};
 use serde::Deserialize;
 
 use crate::log::Checkpoint;
-use crate::model::{KeyInvalid, Retention};
+use crate::model::{KeyInvalid, Retention, Role};
 use crate::{Clock, RegistryError};
 
 mod verify;
@@ -334,10 +334,22 @@ impl RegistryClient {
         (self.inner.clock)()
     }
 
-    /// The entity's verified statement: from the cache while younger than `refresh_after`,
-    /// else fetched and verified (with its checkpoint checked against the newest seen); while
-    /// the registry is unreachable the cached one serves for up to `max_stale`.
-    pub async fn entity(&self, entity_id: &str) -> Result<VerifiedEntity, RegistryError> {
+    /// The entity's verified statement, provided the entity is active in `role`: from the cache
+    /// while younger than `refresh_after`, else fetched and verified (with its checkpoint
+    /// checked against the newest seen); while the registry is unreachable the cached one
+    /// serves for up to `max_stale`. An entity of another role is `WrongRole`, a suspended one
+    /// `EntitySuspended`: every use of a registry key names the role that use requires.
+    pub async fn entity(
+        &self,
+        entity_id: &str,
+        role: Role,
+    ) -> Result<VerifiedEntity, RegistryError> {
+        let entity = self.statement(entity_id).await?;
+        entity.require_role(role)?;
+        Ok(entity)
+    }
+
+    async fn statement(&self, entity_id: &str) -> Result<VerifiedEntity, RegistryError> {
         self.cached_or_fetch(
             &self.inner.statements,
             entity_id,
@@ -346,15 +358,26 @@ impl RegistryClient {
         .await
     }
 
-    /// The entity's signing keys valid now, for JWS verification (a `PublicJwkSet` is a
-    /// `KeySource`).
-    pub async fn verification_keys(&self, entity_id: &str) -> Result<PublicJwkSet, RegistryError> {
-        let entity = self.entity(entity_id).await?;
+    /// The signing keys valid now of the active `role` entity `entity_id`, for JWS
+    /// verification (a `PublicJwkSet` is a `KeySource`).
+    pub async fn verification_keys(
+        &self,
+        entity_id: &str,
+        role: Role,
+    ) -> Result<PublicJwkSet, RegistryError> {
+        let entity = self.entity(entity_id, role).await?;
         Ok(entity.verification_keys(self.now(), self.inner.options.retention))
     }
 
-    /// The entity's verified historical key set, cached as [`RegistryClient::entity`] is.
-    pub async fn historical_keys(&self, entity_id: &str) -> Result<HistoricalKeys, RegistryError> {
+    /// The verified historical key set of `entity_id`, provided its statement names `role`
+    /// (`WrongRole` otherwise); cached as [`RegistryClient::entity`] is. A suspended entity's
+    /// set answers, and its keys are invalid by the validity rule.
+    pub async fn historical_keys(
+        &self,
+        entity_id: &str,
+        role: Role,
+    ) -> Result<HistoricalKeys, RegistryError> {
+        self.statement(entity_id).await?.require_role_only(role)?;
         self.cached_or_fetch(
             &self.inner.historical,
             entity_id,
@@ -363,18 +386,22 @@ impl RegistryClient {
         .await
     }
 
-    /// Was key `kid` of `entity_id` valid at `at`? `Ok(Ok(jwk))` gives the published key;
-    /// `Ok(Err(reason))` the precise reason it was not valid; `Err` that no trustworthy answer
-    /// could be had (or, `NotFound`, that the entity never had the key).
+    /// Was key `kid` of the `role` entity `entity_id` valid at `at`? `Ok(Ok(jwk))` gives the
+    /// published key; `Ok(Err(reason))` the precise reason it was not valid; `Err` that no
+    /// trustworthy answer could be had, that the entity has another role (`WrongRole`), or,
+    /// `NotFound`, that the entity never had the key.
     pub async fn key_valid_at(
         &self,
         entity_id: &str,
+        role: Role,
         kid: &str,
         at: i64,
     ) -> Result<Result<PublicJwk, KeyInvalid>, RegistryError> {
-        self.historical_keys(entity_id)
-            .await?
-            .key_valid_at(kid, at, self.inner.options.retention)
+        self.historical_keys(entity_id, role).await?.key_valid_at(
+            kid,
+            at,
+            self.inner.options.retention,
+        )
     }
 
     /// Fetches the newest checkpoint and checks that it extends the newest one seen.

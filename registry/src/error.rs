@@ -2,6 +2,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use immerse_store::{SecretUse, StoreError};
 
+use crate::model::Role;
+
 /// Every way a registry operation can fail. Client errors carry an OAuth-style code; server
 /// errors are logged in full and answered with a generic description.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,16 @@ pub enum RegistryError {
     EnrolmentSecret(&'static str),
     #[error("entity {0} is suspended")]
     EntitySuspended(String),
+    /// The entity exists but its role is not the one the use of its key requires.
+    #[error("entity {entity} has role {actual}, not {required}")]
+    WrongRole {
+        entity: String,
+        required: Role,
+        actual: Role,
+    },
+    /// The entity's allowances do not cover what it did.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
     #[error("key {0} is bound to another entity")]
     KidBoundElsewhere(String),
     #[error("{0} already exists")]
@@ -66,7 +78,9 @@ impl RegistryError {
             }
             E::Replayed(_) => ("replay_detected", StatusCode::BAD_REQUEST),
             E::EnrolmentSecret(_) => ("invalid_grant", StatusCode::BAD_REQUEST),
-            E::EntitySuspended(_) => ("access_denied", StatusCode::FORBIDDEN),
+            E::EntitySuspended(_) | E::WrongRole { .. } | E::NotAllowed(_) => {
+                ("access_denied", StatusCode::FORBIDDEN)
+            }
             E::KidBoundElsewhere(_) | E::AlreadyExists(_) | E::InvalidTransition { .. } => {
                 ("conflict", StatusCode::CONFLICT)
             }

@@ -292,5 +292,17 @@ impl fmt::Display for Role {
     }
 }
 
+impl FromStr for Role {
+    type Err = RegistryError;
+    /// The registry's spelling: `issuer`, `verifier`, `attester`, `wallet-provider`.
+    fn from_str(text: &str) -> Result<Self, RegistryError> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+            RegistryError::InvalidRequest(format!(
+                "unknown role {text:?} (issuer, verifier, attester, wallet-provider)"
+            ))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,9 @@ use immerse_jose::jws::SigningHeader;
 use immerse_jose::{Error as JoseError, PublicJwk, Signer, SoftwareSigner, base64url, jwt};
 use immerse_registry::client::{ClientOptions, RegistryClient, TrustAnchor};
 use immerse_registry::log::{CHECKPOINT_TYP, Checkpoint};
-use immerse_registry::model::{EntityStatus, KeyInvalid, KeyUseName, RevocationReason, Role};
+use immerse_registry::model::{
+    Allowances, EntityStatus, KeyInvalid, KeyUseName, RevocationReason, Role,
+};
 use immerse_registry::publish::{ENTITY_STATEMENT_TYP, HISTORICAL_KEYS_TYP};
 use immerse_registry::{AdminKey, Clock, Config, KeyWindow, NewEntity, Registry, RegistryError};
 use immerse_store::Store;
@@ -272,7 +274,7 @@ async fn statement_verifies_and_lists_the_key() {
     let key = env.issuer().await;
     let client = env.client();
 
-    let entity = client.entity(ISSUER).await.unwrap();
+    let entity = client.entity(ISSUER, Role::Issuer).await.unwrap();
     assert_eq!(entity.id(), ISSUER);
     assert_eq!(entity.role(), Role::Issuer);
     assert_eq!(entity.status(), EntityStatus::Active);
@@ -290,7 +292,10 @@ async fn statement_verifies_and_lists_the_key() {
     );
 
     // The keys verify what the entity signs.
-    let keys = client.verification_keys(ISSUER).await.unwrap();
+    let keys = client
+        .verification_keys(ISSUER, Role::Issuer)
+        .await
+        .unwrap();
     let token = jwt::sign(
         &key,
         &SigningHeader::new("example+jwt"),
@@ -586,7 +591,7 @@ async fn key_valid_at_follows_retirement_and_retention() {
     let retention = 48 * HOUR;
 
     let valid = client
-        .key_valid_at(ISSUER, &kid, T0 + 5 * HOUR)
+        .key_valid_at(ISSUER, Role::Issuer, &kid, T0 + 5 * HOUR)
         .await
         .unwrap()
         .unwrap();
@@ -600,7 +605,10 @@ async fn key_valid_at_follows_retirement_and_retention() {
         (retired_at + 100 * HOUR, Err(KeyInvalid::Retired)),
     ];
     for (at, expected) in cases {
-        let answer = client.key_valid_at(ISSUER, &kid, at).await.unwrap();
+        let answer = client
+            .key_valid_at(ISSUER, Role::Issuer, &kid, at)
+            .await
+            .unwrap();
         assert_eq!(answer.map(|_| ()), expected, "at {at}");
         // The same rule as the registry's own answer.
         let registry = env.registry.key_valid_at(ISSUER, &kid, at).await.unwrap();
@@ -608,14 +616,19 @@ async fn key_valid_at_follows_retirement_and_retention() {
     }
     // Still listed for verification now (within retention), and gone once retention passed.
     assert_eq!(
-        client.verification_keys(ISSUER).await.unwrap().keys.len(),
+        client
+            .verification_keys(ISSUER, Role::Issuer)
+            .await
+            .unwrap()
+            .keys
+            .len(),
         1
     );
     env.advance(retention);
     let later = env.client();
     assert!(
         later
-            .verification_keys(ISSUER)
+            .verification_keys(ISSUER, Role::Issuer)
             .await
             .unwrap()
             .keys
@@ -645,7 +658,7 @@ async fn revoked_key_is_revoked() {
     for at in [T0, revoked_at - 1, revoked_at] {
         assert_eq!(
             client
-                .key_valid_at(ISSUER, compromised.kid(), at)
+                .key_valid_at(ISSUER, Role::Issuer, compromised.kid(), at)
                 .await
                 .unwrap(),
             Err(KeyInvalid::Revoked),
@@ -655,21 +668,21 @@ async fn revoked_key_is_revoked() {
     // A superseded one is valid for what it signed before.
     assert!(
         client
-            .key_valid_at(ISSUER, superseded.kid(), revoked_at - 1)
+            .key_valid_at(ISSUER, Role::Issuer, superseded.kid(), revoked_at - 1)
             .await
             .unwrap()
             .is_ok()
     );
     assert_eq!(
         client
-            .key_valid_at(ISSUER, superseded.kid(), revoked_at)
+            .key_valid_at(ISSUER, Role::Issuer, superseded.kid(), revoked_at)
             .await
             .unwrap(),
         Err(KeyInvalid::Revoked)
     );
     assert!(
         client
-            .verification_keys(ISSUER)
+            .verification_keys(ISSUER, Role::Issuer)
             .await
             .unwrap()
             .keys
@@ -688,19 +701,119 @@ async fn suspended_entity_has_no_valid_key() {
     let client = env.client();
 
     assert_eq!(
-        client.key_valid_at(ISSUER, key.kid(), T0).await.unwrap(),
+        client
+            .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
+            .await
+            .unwrap(),
         Err(KeyInvalid::EntitySuspended)
     );
-    let entity = client.entity(ISSUER).await.unwrap();
-    assert_eq!(entity.status(), EntityStatus::Suspended);
-    assert!(
-        client
-            .verification_keys(ISSUER)
-            .await
-            .unwrap()
-            .keys
-            .is_empty()
+    assert_err!(
+        client.entity(ISSUER, Role::Issuer).await,
+        RegistryError::EntitySuspended(id) if id == ISSUER
     );
+    assert_err!(
+        client.verification_keys(ISSUER, Role::Issuer).await,
+        RegistryError::EntitySuspended(_)
+    );
+}
+
+/// Every lookup names the role its use requires: an entity of any other role is `WrongRole`
+/// (whatever keys it has), a suspended one `EntitySuspended`, and only the right role answers.
+#[tokio::test]
+async fn every_lookup_refuses_an_entity_of_another_role() {
+    let env = env().await;
+    let roles = [
+        Role::Issuer,
+        Role::Verifier,
+        Role::Attester,
+        Role::WalletProvider,
+    ];
+    for (n, actual) in roles.into_iter().enumerate() {
+        let id = format!("https://entity-{n}.test");
+        env.entity(&id, actual).await;
+        let key = env.key(&id).await;
+        let client = env.client();
+        for required in roles {
+            if required == actual {
+                assert_eq!(client.entity(&id, required).await.unwrap().role(), actual);
+                assert_eq!(
+                    client
+                        .verification_keys(&id, required)
+                        .await
+                        .unwrap()
+                        .keys
+                        .len(),
+                    1
+                );
+                assert!(matches!(
+                    client.key_valid_at(&id, required, key.kid(), T0).await,
+                    Ok(Ok(_))
+                ));
+                continue;
+            }
+            let wrong = |err: &RegistryError| {
+                matches!(err, RegistryError::WrongRole { entity, required: r, actual: a }
+                    if *entity == id && *r == required && *a == actual)
+            };
+            assert!(client.entity(&id, required).await.is_err_and(|e| wrong(&e)));
+            assert!(
+                client
+                    .verification_keys(&id, required)
+                    .await
+                    .is_err_and(|e| wrong(&e))
+            );
+            assert!(
+                client
+                    .historical_keys(&id, required)
+                    .await
+                    .is_err_and(|e| wrong(&e))
+            );
+            assert!(
+                client
+                    .key_valid_at(&id, required, key.kid(), T0)
+                    .await
+                    .is_err_and(|e| wrong(&e))
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_issuer_may_issue_only_the_credential_types_it_is_registered_for() {
+    let env = env().await;
+    env.issuer().await;
+    let client = env.client();
+    let entity = client.entity(ISSUER, Role::Issuer).await.unwrap();
+    assert_err!(
+        entity.require_credential_type("urn:any"),
+        RegistryError::NotAllowed(why) if why.contains("registered for no credential type")
+    );
+
+    let allowances = Allowances {
+        credential_types: vec!["urn:pid".into()],
+        claims: Vec::new(),
+    };
+    let id = "https://pid-issuer.test";
+    env.registry
+        .create_entity(
+            ADMIN,
+            NewEntity {
+                id: id.into(),
+                role: Role::Issuer,
+                display_name: "PID issuer".into(),
+                allowances,
+            },
+        )
+        .await
+        .unwrap();
+    let entity = client.entity(id, Role::Issuer).await.unwrap();
+    entity.require_credential_type("urn:pid").unwrap();
+    assert_err!(
+        entity.require_credential_type("urn:pid2"),
+        RegistryError::NotAllowed(why) if why.contains("not registered to issue")
+    );
+    let (code, status) = RegistryError::NotAllowed(String::new()).code_and_status();
+    assert_eq!((code, status.as_u16()), ("access_denied", 403));
 }
 
 #[tokio::test]
@@ -709,11 +822,11 @@ async fn unknown_entity_and_key_are_not_found() {
     env.issuer().await;
     let client = env.client();
     assert_err!(
-        client.entity("https://nobody.test").await,
+        client.entity("https://nobody.test", Role::Issuer).await,
         RegistryError::NotFound(_)
     );
     assert_err!(
-        client.key_valid_at(ISSUER, "no-such-kid", T0).await,
+        client.key_valid_at(ISSUER, Role::Issuer, "no-such-kid", T0).await,
         RegistryError::NotFound(what) if what.contains("no-such-kid")
     );
 }
@@ -792,9 +905,9 @@ async fn cache_answers_while_registry_is_down_until_max_stale() {
     let mut env = env().await;
     let key = env.issuer().await;
     let client = env.client();
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     client
-        .key_valid_at(ISSUER, key.kid(), T0)
+        .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
         .await
         .unwrap()
         .unwrap();
@@ -804,30 +917,40 @@ async fn cache_answers_while_registry_is_down_until_max_stale() {
 
     // Within refresh_after: no network at all.
     env.advance(30);
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     // Past refresh_after, the fetch fails: the cache answers while within max_stale.
     env.advance(90);
     assert_eq!(
-        client.verification_keys(ISSUER).await.unwrap().keys.len(),
+        client
+            .verification_keys(ISSUER, Role::Issuer)
+            .await
+            .unwrap()
+            .keys
+            .len(),
         1
     );
     client
-        .key_valid_at(ISSUER, key.kid(), T0)
+        .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
         .await
         .unwrap()
         .unwrap();
     env.time.store(T0 + max_stale, Ordering::SeqCst);
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     // Then it refuses.
     env.advance(1);
-    assert_err!(client.entity(ISSUER).await, RegistryError::Unavailable(_));
     assert_err!(
-        client.key_valid_at(ISSUER, key.kid(), T0).await,
+        client.entity(ISSUER, Role::Issuer).await,
+        RegistryError::Unavailable(_)
+    );
+    assert_err!(
+        client
+            .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
+            .await,
         RegistryError::Unavailable(_)
     );
     // A client that never reached the registry has nothing to serve.
     assert_err!(
-        env.client().entity(ISSUER).await,
+        env.client().entity(ISSUER, Role::Issuer).await,
         RegistryError::Unavailable(_)
     );
 }
@@ -838,23 +961,26 @@ async fn cache_answers_through_server_errors_but_not_through_refusals() {
     env.issuer().await;
     let (relay, mode, hits) = relay_to(&env.server.url).await;
     let client = env.client_of(&relay.url);
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     // Younger than refresh_after: served without asking.
     env.advance(59);
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 
     env.advance(61);
     *mode.lock().unwrap() = Mode::Status(StatusCode::SERVICE_UNAVAILABLE);
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     // 404 is an answer, not an outage.
     *mode.lock().unwrap() = Mode::Status(StatusCode::NOT_FOUND);
-    assert_err!(client.entity(ISSUER).await, RegistryError::NotFound(_));
+    assert_err!(
+        client.entity(ISSUER, Role::Issuer).await,
+        RegistryError::NotFound(_)
+    );
     *mode.lock().unwrap() = Mode::Status(StatusCode::FORBIDDEN);
     assert_err!(
-        client.entity(ISSUER).await,
+        client.entity(ISSUER, Role::Issuer).await,
         RegistryError::InvalidRequest(_)
     );
 }
@@ -865,7 +991,7 @@ async fn refused_document_is_an_error_and_keeps_the_good_one() {
     let key = env.issuer().await;
     let (relay, mode, _) = relay_to(&env.server.url).await;
     let client = env.client_of(&relay.url);
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
 
     env.advance(120);
     let impostor = SoftwareSigner::generate().unwrap();
@@ -880,13 +1006,16 @@ async fn refused_document_is_an_error_and_keeps_the_good_one() {
     .unwrap();
     *mode.lock().unwrap() = Mode::Replace("/statement", forged);
     assert_err!(
-        client.entity(ISSUER).await,
+        client.entity(ISSUER, Role::Issuer).await,
         RegistryError::InvalidProof(JoseError::UnknownKey(_))
     );
 
     // The good statement is still what the cache serves when the registry goes away.
     *mode.lock().unwrap() = Mode::Status(StatusCode::BAD_GATEWAY);
-    let keys = client.verification_keys(ISSUER).await.unwrap();
+    let keys = client
+        .verification_keys(ISSUER, Role::Issuer)
+        .await
+        .unwrap();
     assert_eq!(keys.keys.len(), 1);
     assert_eq!(keys.keys[0].kid(), Some(key.kid()));
 }
@@ -898,13 +1027,16 @@ async fn cached_statement_is_not_served_past_its_exp() {
     let mut env = env_with(config).await;
     env.issuer().await;
     let client = env.client();
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     env.server.stop().await;
 
     env.advance(599);
-    client.entity(ISSUER).await.unwrap();
+    client.entity(ISSUER, Role::Issuer).await.unwrap();
     env.advance(1);
-    assert_err!(client.entity(ISSUER).await, RegistryError::Unavailable(_));
+    assert_err!(
+        client.entity(ISSUER, Role::Issuer).await,
+        RegistryError::Unavailable(_)
+    );
 }
 
 #[tokio::test]
@@ -918,7 +1050,7 @@ async fn older_checkpoint_is_refused() {
     let client = env.client_of(&relay.url);
     assert_eq!(
         client
-            .entity(ISSUER)
+            .entity(ISSUER, Role::Issuer)
             .await
             .unwrap()
             .checkpoint()
@@ -940,7 +1072,7 @@ async fn older_checkpoint_is_refused() {
     *mode.lock().unwrap() = Mode::Replace("/statement", old_statement);
     let before = hits.load(Ordering::SeqCst);
     assert_err!(
-        client.entity(ISSUER).await,
+        client.entity(ISSUER, Role::Issuer).await,
         RegistryError::Integrity(what) if what.starts_with("log rollback")
     );
     assert_eq!(hits.load(Ordering::SeqCst), before + 2);
@@ -1001,7 +1133,16 @@ async fn consistency_is_verified_across_growth() {
         Some(8)
     );
     // The statement's checkpoint is the newest: accepted without another proof.
-    assert_eq!(client.entity(ISSUER).await.unwrap().jwks().keys.len(), 6);
+    assert_eq!(
+        client
+            .entity(ISSUER, Role::Issuer)
+            .await
+            .unwrap()
+            .jwks()
+            .keys
+            .len(),
+        6
+    );
 
     // Offline: two signed checkpoints and the proof between them.
     let new = env.registry.checkpoint().await.unwrap();
@@ -1047,17 +1188,31 @@ async fn cached_statement_drops_keys_past_their_logged_exp() {
     env.registry.add_key(ADMIN, ISSUER, request).await.unwrap();
     let client = env.client();
     assert_eq!(
-        client.verification_keys(ISSUER).await.unwrap().keys.len(),
+        client
+            .verification_keys(ISSUER, Role::Issuer)
+            .await
+            .unwrap()
+            .keys
+            .len(),
         1
     );
 
     // Still within refresh_after, so the cached statement answers; its key's logged exp has
     // passed, so the key is no longer offered.
     env.advance(30);
-    assert_eq!(client.entity(ISSUER).await.unwrap().jwks().keys.len(), 1);
+    assert_eq!(
+        client
+            .entity(ISSUER, Role::Issuer)
+            .await
+            .unwrap()
+            .jwks()
+            .keys
+            .len(),
+        1
+    );
     assert!(
         client
-            .verification_keys(ISSUER)
+            .verification_keys(ISSUER, Role::Issuer)
             .await
             .unwrap()
             .keys
@@ -1073,7 +1228,7 @@ async fn replayed_document_does_not_outlast_max_stale() {
     let client = env.client_of(&relay.url);
     let replayed = env.registry.historical_keys(ISSUER).await.unwrap();
     client
-        .key_valid_at(ISSUER, key.kid(), T0)
+        .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
         .await
         .unwrap()
         .unwrap();
@@ -1087,19 +1242,22 @@ async fn replayed_document_does_not_outlast_max_stale() {
         .unwrap();
     *mode.lock().unwrap() = Mode::Replace("/historical-keys", replayed);
     client
-        .key_valid_at(ISSUER, key.kid(), T0)
+        .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
         .await
         .unwrap()
         .unwrap();
     env.advance(1);
     assert_err!(
-        client.key_valid_at(ISSUER, key.kid(), T0).await,
+        client.key_valid_at(ISSUER, Role::Issuer, key.kid(), T0).await,
         RegistryError::Unavailable(why) if why.contains("older than max_stale")
     );
     // Once the registry is heard again, the revocation is.
     *mode.lock().unwrap() = Mode::Relay;
     assert_eq!(
-        client.key_valid_at(ISSUER, key.kid(), T0).await.unwrap(),
+        client
+            .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
+            .await
+            .unwrap(),
         Err(KeyInvalid::Revoked)
     );
 }
@@ -1118,13 +1276,16 @@ async fn document_older_than_the_cached_one_is_a_rollback() {
         .await
         .unwrap();
     assert_eq!(
-        client.key_valid_at(ISSUER, key.kid(), T0).await.unwrap(),
+        client
+            .key_valid_at(ISSUER, Role::Issuer, key.kid(), T0)
+            .await
+            .unwrap(),
         Err(KeyInvalid::Revoked)
     );
     env.advance(120);
     *mode.lock().unwrap() = Mode::Replace("/historical-keys", before_revocation);
     assert_err!(
-        client.key_valid_at(ISSUER, key.kid(), T0).await,
+        client.key_valid_at(ISSUER, Role::Issuer, key.kid(), T0).await,
         RegistryError::Integrity(what) if what.starts_with("rollback")
     );
 }

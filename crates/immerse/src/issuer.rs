@@ -11,6 +11,7 @@ use immerse_issuer::{
 use immerse_jose::Signer;
 use immerse_jose::pkcs11::{Pkcs11Config, Pkcs11Signer};
 use immerse_registry::client::RegistryClient;
+use immerse_registry::model::Role;
 use immerse_store::Store;
 use serde::Deserialize;
 
@@ -315,7 +316,7 @@ async fn newest_registered_key(
     let labels = tokio::task::spawn_blocking(move || Pkcs11Signer::key_labels(&listing))
         .await
         .map_err(|err| CliError::Io(format!("PKCS#11 task: {err}")))??;
-    let registered = registry.verification_keys(entity_id).await?;
+    let registered = registry.verification_keys(entity_id, Role::Issuer).await?;
     for label in newest_first(labels, &base) {
         let config = Pkcs11Config {
             key_label: label.clone(),
@@ -368,7 +369,7 @@ pub async fn require_registered(
     entity_id: &str,
     signer: &dyn Signer,
 ) -> Result<(), CliError> {
-    let keys = registry.verification_keys(entity_id).await?;
+    let keys = registry.verification_keys(entity_id, Role::Issuer).await?;
     let thumbprint = signer.public_jwk().thumbprint();
     if keys.keys.iter().any(|key| key.thumbprint() == thumbprint) {
         Ok(())

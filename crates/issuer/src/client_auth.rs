@@ -3,6 +3,7 @@
 //! key we learn from the Key Registry, and the `OAuth-Client-Attestation-PoP` JWT signed by the
 //! key in its `cnf.jwk`.
 use immerse_jose::{Algorithm, PublicJwk, base64url, jwt};
+use immerse_registry::model::Role;
 use immerse_store::Replay;
 use serde_json::{Map, Value};
 
@@ -71,7 +72,7 @@ impl Issuer {
         let keys = self
             .inner
             .registry
-            .verification_keys(&attester)
+            .verification_keys(&attester, Role::Attester)
             .await
             .map_err(|err| match err {
                 immerse_registry::RegistryError::Unavailable(_) => {

@@ -71,6 +71,15 @@ impl ContentEncryption {
         }
     }
 
+    /// The IV and authentication tag lengths in bytes (RFC 7518 s5.3: a 96-bit IV and a
+    /// 128-bit tag for AES-GCM; s5.2.3: a 128-bit IV and a 128-bit tag for A128CBC-HS256).
+    fn iv_and_tag_lengths(self) -> (usize, usize) {
+        match self {
+            Self::A128Gcm | Self::A256Gcm => (12, 16),
+            Self::A128CbcHs256 => (16, 16),
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         Self::SUPPORTED
             .iter()
@@ -210,7 +219,8 @@ impl DecryptionKey {
         }
         let header =
             json::parse_object(&base64url::decode(header_b64, "JWE header")?, "JWE header")?;
-        let alg = self.check_header(&header, policy)?;
+        let (alg, enc) = self.check_header(&header, policy)?;
+        check_iv_and_tag(token, enc)?;
         let decrypter = self
             .decrypters
             .iter()
@@ -227,13 +237,13 @@ impl DecryptionKey {
         &self,
         header: &Map<String, Value>,
         policy: &Policy<'_>,
-    ) -> Result<KeyManagement, Error> {
+    ) -> Result<(KeyManagement, ContentEncryption), Error> {
         let alg_name = string_member(header, "alg")?;
         let alg = KeyManagement::from_name(alg_name)
             .filter(|alg| policy.key_management.contains(alg))
             .ok_or_else(|| Error::UnsupportedKeyManagement(alg_name.to_owned()))?;
         let enc_name = string_member(header, "enc")?;
-        ContentEncryption::from_name(enc_name)
+        let enc = ContentEncryption::from_name(enc_name)
             .filter(|enc| policy.content_encryption.contains(enc))
             .ok_or_else(|| Error::UnsupportedContentEncryption(enc_name.to_owned()))?;
         if header.contains_key("zip") {
@@ -251,8 +261,27 @@ impl DecryptionKey {
                 Error::UnsupportedCurve(found.into()),
             )));
         }
-        Ok(alg)
+        Ok((alg, enc))
     }
+}
+
+/// The IV and tag must have exactly the lengths `enc` defines: a truncated GCM tag would lower
+/// the forgery bound to what its length gives (RFC 7518 s5.3), and the decrypting library
+/// accepts any length.
+fn check_iv_and_tag(token: &str, enc: ContentEncryption) -> Result<(), Error> {
+    let (iv_len, tag_len) = enc.iv_and_tag_lengths();
+    let mut parts = token.split('.');
+    let iv = parts.nth(2).unwrap_or_default();
+    let tag = parts.nth(1).unwrap_or_default();
+    if base64url::decode(iv, "JWE IV")?.len() != iv_len {
+        return Err(Error::MalformedJwe("the IV has the wrong length for enc"));
+    }
+    if base64url::decode(tag, "JWE authentication tag")?.len() != tag_len {
+        return Err(Error::MalformedJwe(
+            "the authentication tag has the wrong length for enc",
+        ));
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for DecryptionKey {

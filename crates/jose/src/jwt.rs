@@ -101,15 +101,15 @@ pub fn verify(
 pub fn check_claims(claims: &Map<String, Value>, validation: &Validation<'_>) -> Result<(), Error> {
     let now = validation.now.unwrap_or_else(now);
     let skew = validation.skew_seconds;
-    match numeric_date(claims, "exp")? {
-        Some(exp) if exp + skew <= now => return Err(Error::Expired),
+    match date_claim(claims, "exp")? {
+        Some(exp) if exp.saturating_add(skew) <= now => return Err(Error::Expired),
         None if validation.require_exp => return Err(Error::MissingClaim("exp")),
         _ => {}
     }
-    if numeric_date(claims, "nbf")?.is_some_and(|nbf| nbf > now + skew) {
+    if date_claim(claims, "nbf")?.is_some_and(|nbf| nbf > now.saturating_add(skew)) {
         return Err(Error::NotYetValid);
     }
-    if numeric_date(claims, "iat")?.is_some_and(|iat| iat > now + skew) {
+    if date_claim(claims, "iat")?.is_some_and(|iat| iat > now.saturating_add(skew)) {
         return Err(Error::IssuedInFuture);
     }
     if let Some(expected) = validation.audience {
@@ -134,22 +134,32 @@ pub fn check_claims(claims: &Map<String, Value>, validation: &Validation<'_>) ->
     Ok(())
 }
 
-/// A NumericDate claim, floored to whole seconds (RFC 7519 s2 allows fractions).
-fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Error> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_i64()
-            .or_else(|| {
-                number
-                    .as_f64()
-                    .filter(|v| v.is_finite())
-                    .map(|v| v.floor() as i64)
-            })
-            .map(Some)
-            .ok_or(Error::InvalidClaim(name)),
-        Some(_) => Err(Error::InvalidClaim(name)),
-    }
+/// The latest NumericDate accepted from outside: 9999-12-31T23:59:59Z. With dates in
+/// 0..=this, every sum or difference with a lifetime or skew stays far inside `i64`.
+pub const MAX_NUMERIC_DATE: i64 = 253_402_300_799;
+
+/// A NumericDate (RFC 7519 s2), floored to whole seconds (fractions are allowed); `None` for
+/// anything but a number from 1970 to 9999.
+pub fn numeric_date(value: &Value) -> Option<i64> {
+    let Value::Number(number) = value else {
+        return None;
+    };
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|v| v.is_finite() && (0.0..=MAX_NUMERIC_DATE as f64).contains(v))
+                .map(|v| v.floor() as i64)
+        })
+        .filter(|date| (0..=MAX_NUMERIC_DATE).contains(date))
+}
+
+fn date_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, Error> {
+    claims
+        .get(name)
+        .map(|value| numeric_date(value).ok_or(Error::InvalidClaim(name)))
+        .transpose()
 }
 
 /// Signs `claims` as a JWT with `signer` and `header`.

@@ -8,9 +8,19 @@ use immerse_sandbox::{
 async fn enrolled_roles(sandbox: &Sandbox) -> Vec<(String, Role, usize)> {
     let registry = sandbox.registry_client().unwrap();
     let mut roles = Vec::new();
-    for id in [ATTESTER_ID, ISSUER_ID, VERIFIER_ID] {
-        let entity = registry.entity(id).await.unwrap();
-        let keys = registry.verification_keys(id).await.unwrap().keys.len();
+    for (id, role) in [
+        (ATTESTER_ID, Role::Attester),
+        (ISSUER_ID, Role::Issuer),
+        (VERIFIER_ID, Role::Verifier),
+    ] {
+        // Asking for the role the sandbox meant: another one would be `WrongRole`.
+        let entity = registry.entity(id, role).await.unwrap();
+        let keys = registry
+            .verification_keys(id, role)
+            .await
+            .unwrap()
+            .keys
+            .len();
         roles.push((id.to_owned(), entity.role(), keys));
     }
     roles
@@ -28,7 +38,7 @@ async fn every_entity_is_enrolled_with_its_key_and_survives_restarts() {
     let verifier = sandbox
         .registry_client()
         .unwrap()
-        .entity(VERIFIER_ID)
+        .entity(VERIFIER_ID, Role::Verifier)
         .await
         .unwrap();
     let allowed: Vec<String> = verifier

@@ -254,20 +254,9 @@ pub(crate) fn numeric_date(
     value: Option<&Value>,
     name: &'static str,
 ) -> Result<Option<i64>, Error> {
-    match value {
-        None => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_i64()
-            .or_else(|| {
-                number
-                    .as_f64()
-                    .filter(|v| v.is_finite() && v.abs() < 1e15)
-                    .map(|v| v.floor() as i64)
-            })
-            .map(Some)
-            .ok_or(Error::InvalidClaim(name)),
-        Some(_) => Err(Error::InvalidClaim(name)),
-    }
+    value
+        .map(|value| jwt::numeric_date(value).ok_or(Error::InvalidClaim(name)))
+        .transpose()
 }
 
 /// `cnf.jwk` (RFC 7800 s3.2), parsed as a public key: a private member is refused.

@@ -238,17 +238,10 @@ fn numeric_date(
     claims: &Map<String, Value>,
     name: &'static str,
 ) -> Result<Option<i64>, StatusListError> {
-    match claims.get(name) {
-        None => Ok(None),
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .or_else(|| {
-                n.as_f64()
-                    .filter(|v| v.is_finite())
-                    .map(|v| v.floor() as i64)
-            })
-            .map(Some)
-            .ok_or_else(|| invalid_claim(name, "a NumericDate", &Value::Number(n.clone()))),
-        Some(other) => Err(invalid_claim(name, "a NumericDate", other)),
-    }
+    claims
+        .get(name)
+        .map(|value| {
+            jwt::numeric_date(value).ok_or_else(|| invalid_claim(name, "a NumericDate", value))
+        })
+        .transpose()
 }

@@ -20,6 +20,10 @@ pub enum PresentationError {
     /// The registry has no such issuer or key, or could not be asked.
     #[error("issuer key could not be resolved: {0}")]
     IssuerKeyUnavailable(String),
+    /// The registry's verified answer refuses the issuer: unknown, not an issuer entity,
+    /// suspended, or not registered for the credential's `vct`.
+    #[error("issuer not trusted for this credential: {0}")]
+    UntrustedIssuer(String),
     /// The registry says the issuer key was not valid at `iat`, or is no longer valid now.
     #[error("issuer key not valid: {0}")]
     IssuerKeyInvalid(KeyInvalid),
@@ -32,7 +36,8 @@ pub enum PresentationError {
     MissingStatus,
     #[error("credential status is {0}")]
     Status(&'static str),
-    /// Fail closed: no verified status list could be had.
+    /// Fail closed: no verified status list could be had (the verifier's trouble, not the
+    /// wallet's).
     #[error("status list unavailable: {0}")]
     StatusUnavailable(String),
 }
@@ -50,6 +55,7 @@ impl PresentationError {
             Self::SdJwt(err) => format!("sd_jwt:{}", variant_name(err)),
             Self::MissingIssuerClaim(_) => "missing_issuer_claim".into(),
             Self::IssuerKeyUnavailable(_) => "issuer_key_unavailable".into(),
+            Self::UntrustedIssuer(_) => "untrusted_issuer".into(),
             Self::IssuerKeyInvalid(reason) => format!("issuer_key:{}", variant_name(reason)),
             Self::Dcql(mismatch) => format!("dcql:{}", variant_name(mismatch)),
             Self::TransactionData(mismatch) => {
@@ -117,6 +123,7 @@ impl VerifierError {
     /// The OAuth error code (OpenID4VP 1.0 s8.5, RFC 6749 s5.2, RFC 6750 s3.1).
     pub fn error_code(&self) -> &'static str {
         match self {
+            _ if self.is_verifier_trouble() => "temporarily_unavailable",
             Self::Unauthenticated => "invalid_token",
             Self::InvalidRequestUriMethod(_) => "invalid_request_uri_method",
             Self::Config(_) | Self::Store(_) | Self::Internal(_) => "server_error",
@@ -138,8 +145,22 @@ impl VerifierError {
         }
     }
 
+    /// A presentation the verifier could not judge because the registry or the status list
+    /// could not be reached: OpenID4VP 1.0 s8.5 lets it answer `temporarily_unavailable`.
+    fn is_verifier_trouble(&self) -> bool {
+        matches!(
+            self,
+            Self::Presentation {
+                error: PresentationError::StatusUnavailable(_)
+                    | PresentationError::IssuerKeyUnavailable(_),
+                ..
+            }
+        )
+    }
+
     fn status(&self) -> StatusCode {
         match self {
+            _ if self.is_verifier_trouble() => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::UnknownSession => StatusCode::NOT_FOUND,
             Self::Config(_) | Self::Store(_) | Self::Internal(_) => {
@@ -154,7 +175,12 @@ impl IntoResponse for VerifierError {
     fn into_response(self) -> Response {
         let status = self.status();
         // Internal details stay in the log.
-        let description = if status.is_server_error() {
+        let description = if self.is_verifier_trouble() {
+            // The cause (a TLS trust failure, a refused connection) is the operator's to see,
+            // and would be an oracle of the verifier's network for the wallet.
+            tracing::warn!(error = %self, "presentation could not be judged");
+            "the verifier could not check this credential now; try again later".to_owned()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "verifier error");
             "internal error".to_owned()
         } else {

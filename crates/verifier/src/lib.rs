@@ -133,16 +133,20 @@ impl Verifier {
     pub async fn check_registration(
         &self,
     ) -> Result<Result<(), String>, immerse_registry::RegistryError> {
-        use immerse_registry::model::{EntityStatus, Role};
+        use immerse_registry::RegistryError;
+        use immerse_registry::model::Role;
         let Some(entity_id) = self.identity.entity_id() else {
             return Ok(Ok(()));
         };
-        let entity = self.registry.entity(entity_id).await?;
-        if entity.role() != Role::Verifier || entity.status() != EntityStatus::Active {
-            return Ok(Err(format!(
-                "registry entity {entity_id} is not an active verifier"
-            )));
-        }
+        let entity = match self.registry.entity(entity_id, Role::Verifier).await {
+            Ok(entity) => entity,
+            Err(err @ (RegistryError::WrongRole { .. } | RegistryError::EntitySuspended(_))) => {
+                return Ok(Err(format!(
+                    "registry entity {entity_id} is not an active verifier: {err}"
+                )));
+            }
+            Err(err) => return Err(err),
+        };
         let kid = self.identity.signer().kid();
         let keys = entity.verification_keys(self.now(), self.registry.options().retention);
         if keys.find(kid).is_none() {

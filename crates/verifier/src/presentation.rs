@@ -2,6 +2,8 @@
 //! issuer key from the registry, every RFC 9901 and SD-JWT VC check with Key Binding to this
 //! request, the DCQL query, and the credential's status.
 use immerse_jose::{PublicJwk, base64url, jwt};
+use immerse_registry::RegistryError;
+use immerse_registry::model::Role;
 use immerse_sd_jwt::{KeyBindingPolicy, VC_TYP, Validation, VcValidation, verify_vc};
 use immerse_status_list::StatusReference;
 use serde_json::{Map, Value};
@@ -49,12 +51,22 @@ impl Verifier {
         };
         let verified =
             verify_vc(presentation, &validation, &issuer_key).map_err(PresentationError::SdJwt)?;
+        let issuer = self
+            .registry
+            .entity(&claimed.iss, Role::Issuer)
+            .await
+            .map_err(issuer_refused_or_unavailable)?;
         // The key must be the one asked about at this iat (the signed iat, not a guess).
         if verified.iat() != Some(claimed.iat) {
             return Err(PresentationError::MissingIssuerClaim("iat"));
         }
         // OpenID4VP 1.0 s6.4, appendix B.3.5: the vct and the claims the query asked for.
         query.matches(&verified).map_err(PresentationError::Dcql)?;
+        // Only an issuer entity (checked with its key), and only for the credential types it
+        // is registered for.
+        issuer
+            .require_credential_type(verified.vct())
+            .map_err(issuer_refused_or_unavailable)?;
         // OpenID4VP 1.0 s8.4, appendix B.3.3: the transaction data this credential authorizes.
         // Key Binding is always required above, so the KB-JWT claims are there.
         let no_claims = Map::new();
@@ -68,13 +80,12 @@ impl Verifier {
         // OpenID4VP 1.0 s8.6, Token Status List draft s8.3: status, fail closed.
         match verified.status() {
             Some(status) => {
-                let keys = self
-                    .registry
-                    .verification_keys(&claimed.iss)
-                    .await
-                    .map_err(|err| PresentationError::StatusUnavailable(err.to_string()))?;
+                // Signed by the credential's own issuer entity, no other.
+                let keys = issuer.verification_keys(now, self.registry.options().retention);
                 let reference = StatusReference::new(status.idx, status.uri.clone());
-                self.status.check(&reference, &keys, now).await?;
+                self.status
+                    .check(&reference, &claimed.iss, &keys, now)
+                    .await?;
             }
             None if self.config.require_status => return Err(PresentationError::MissingStatus),
             None => {}
@@ -93,16 +104,26 @@ impl Verifier {
         for at in [claimed.iat, now] {
             match self
                 .registry
-                .key_valid_at(&claimed.iss, &claimed.kid, at)
+                .key_valid_at(&claimed.iss, Role::Issuer, &claimed.kid, at)
                 .await
             {
                 Ok(Ok(jwk)) => key = Some(jwk),
                 Ok(Err(reason)) => return Err(PresentationError::IssuerKeyInvalid(reason)),
-                Err(err) => return Err(PresentationError::IssuerKeyUnavailable(err.to_string())),
+                Err(err) => return Err(issuer_refused_or_unavailable(err)),
             }
         }
         let key = key.ok_or(PresentationError::MissingIssuerClaim("kid"))?;
         Ok(key.with_kid(claimed.kid.clone()))
+    }
+}
+
+/// The registry's verified "no" (another role, suspended, not allowed, unknown) refuses the
+/// issuer; anything else means no answer could be had.
+fn issuer_refused_or_unavailable(err: RegistryError) -> PresentationError {
+    if err.is_refusal() {
+        PresentationError::UntrustedIssuer(err.to_string())
+    } else {
+        PresentationError::IssuerKeyUnavailable(err.to_string())
     }
 }
 

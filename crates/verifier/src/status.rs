@@ -15,11 +15,12 @@ use crate::PresentationError;
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_CACHED: usize = 1024;
 
-/// Verified status lists by URI, with the time each must be refreshed.
+/// Verified status lists by issuer entity and URI, with the time each must be refreshed: a list
+/// verified with one issuer's keys answers for that issuer's credentials only.
 pub(crate) struct StatusCache {
     http: reqwest::Client,
     origins: Origins,
-    lists: Mutex<HashMap<String, (VerifiedStatusList, i64)>>,
+    lists: Mutex<HashMap<(String, String), (VerifiedStatusList, i64)>>,
     max_bytes: usize,
     default_ttl: u64,
 }
@@ -42,22 +43,25 @@ impl StatusCache {
         })
     }
 
-    /// The status at `reference`, refusing anything but VALID.
+    /// The status at `reference` of a credential of `issuer`, whose keys are `issuer_keys`,
+    /// refusing anything but VALID.
     pub async fn check(
         &self,
         reference: &StatusReference,
+        issuer: &str,
         issuer_keys: &PublicJwkSet,
         now: i64,
     ) -> Result<(), PresentationError> {
+        let key = (issuer.to_owned(), reference.uri.clone());
         let cached = self
             .lists
             .lock()
             .ok()
-            .and_then(|lists| lists.get(&reference.uri).cloned())
+            .and_then(|lists| lists.get(&key).cloned())
             .filter(|(_, refresh_at)| now < *refresh_at);
         let list = match cached {
             Some((list, _)) => list,
-            None => self.fetch(reference, issuer_keys, now).await?,
+            None => self.fetch(key, reference, issuer_keys, now).await?,
         };
         // Token Status List draft s8.3 step 6: an index out of range rejects the credential.
         let status = list
@@ -75,6 +79,7 @@ impl StatusCache {
 
     async fn fetch(
         &self,
+        key: (String, String),
         reference: &StatusReference,
         issuer_keys: &PublicJwkSet,
         now: i64,
@@ -121,7 +126,7 @@ impl StatusCache {
                 lists.retain(|_, (_, refresh)| *refresh > now);
             }
             if lists.len() < MAX_CACHED {
-                lists.insert(reference.uri.clone(), (list.clone(), refresh_at));
+                lists.insert(key, (list.clone(), refresh_at));
             }
         }
         Ok(list)

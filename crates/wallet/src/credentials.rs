@@ -4,6 +4,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use immerse_jose::SoftwareSigner;
+use immerse_registry::model::Role;
 use immerse_sd_jwt::StatusListRef;
 use immerse_status_list::{DEFAULT_MAX_DECOMPRESSED, Status, StatusReference, Verifier};
 use serde_json::{Map, Value};
@@ -126,7 +127,7 @@ impl crate::Wallet {
         let token = fetched.text()?;
         let keys = self
             .registry()
-            .verification_keys(&credential.issuer)
+            .verification_keys(&credential.issuer, Role::Issuer)
             .await?;
         let max = self
             .config()

@@ -39,7 +39,7 @@ use std::sync::Mutex;
 
 use immerse_jose::PublicJwkSet;
 use immerse_registry::RegistryError;
-use immerse_registry::model::{EntityStatus, Role};
+use immerse_registry::model::Role;
 use immerse_status_list::Status;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -183,19 +183,24 @@ impl Presenter {
             entity: entity_id.to_owned(),
             reason,
         };
-        let entity = match self.wallet.registry().entity(entity_id).await {
+        let entity = match self
+            .wallet
+            .registry()
+            .entity(entity_id, Role::Verifier)
+            .await
+        {
             Ok(entity) => entity,
             Err(RegistryError::NotFound(_)) => {
                 return Err(refused(FederationClientRefusal::UnknownEntity));
             }
+            Err(RegistryError::WrongRole { .. }) => {
+                return Err(refused(FederationClientRefusal::NotAVerifier));
+            }
+            Err(RegistryError::EntitySuspended(_)) => {
+                return Err(refused(FederationClientRefusal::Suspended));
+            }
             Err(error) => return Err(error.into()),
         };
-        if entity.role() != Role::Verifier {
-            return Err(refused(FederationClientRefusal::NotAVerifier));
-        }
-        if entity.status() != EntityStatus::Active {
-            return Err(refused(FederationClientRefusal::Suspended));
-        }
         Ok(entity.verification_keys(now, self.wallet.registry().options().retention))
     }
 
@@ -216,13 +221,21 @@ impl Presenter {
             entity: entity_id.to_owned(),
             reason: reason.to_owned(),
         };
-        let entity = self.wallet.registry().entity(entity_id).await?;
-        if entity.role() != Role::Verifier {
-            return Err(not_registered("the entity is not a verifier"));
-        }
-        if entity.status() != EntityStatus::Active {
-            return Err(not_registered("the entity is suspended"));
-        }
+        let entity = match self
+            .wallet
+            .registry()
+            .entity(entity_id, Role::Verifier)
+            .await
+        {
+            Ok(entity) => entity,
+            Err(RegistryError::WrongRole { .. }) => {
+                return Err(not_registered("the entity is not a verifier"));
+            }
+            Err(RegistryError::EntitySuspended(_)) => {
+                return Err(not_registered("the entity is suspended"));
+            }
+            Err(error) => return Err(error.into()),
+        };
         let retention = self.wallet.registry().options().retention;
         let thumbprint = request.signing_key.thumbprint_b64();
         if entity

@@ -8,6 +8,7 @@ use axum::http::header;
 use axum::routing::get;
 use immerse_jose::jws::SigningHeader;
 use immerse_jose::{PublicJwk, Signer, SoftwareSigner, jwt};
+use immerse_registry::RegistryError;
 use immerse_registry::model::KeyInvalid;
 use immerse_sandbox::{ISSUER_ID, Sandbox, Service, VCT};
 use immerse_sd_jwt::{ClaimPath, Credential, DisclosurePolicy, IssueOptions, issue_vc};
@@ -41,6 +42,16 @@ async fn wallet_facing_impostor(
     content_type: &'static str,
     body: String,
 ) -> Wallet {
+    wallet_facing_impostor_of(sandbox, ISSUER_ID, content_type, body).await
+}
+
+/// As [`wallet_facing_impostor`], for the identifier `issuer`.
+async fn wallet_facing_impostor_of(
+    sandbox: &Sandbox,
+    issuer: &str,
+    content_type: &'static str,
+    body: String,
+) -> Wallet {
     let router = axum::Router::new().route(
         "/.well-known/openid-credential-issuer",
         get(move || {
@@ -52,7 +63,7 @@ async fn wallet_facing_impostor(
     let impostor = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await });
     let mut config = config(sandbox, sandbox.evidence_provider());
-    config.origins = Origins::default().route(ISSUER_ID, impostor);
+    config.origins = Origins::default().route(issuer, impostor);
     Wallet::new(config).unwrap()
 }
 
@@ -159,12 +170,22 @@ async fn metadata_about_another_issuer_is_refused_even_when_signed_by_a_register
 
 /// An SD-JWT VC of the sandbox type for `holder`, signed by `signer`.
 async fn credential(signer: &dyn Signer, holder: &PublicJwk, vct: &str) -> String {
+    credential_from(ISSUER_ID, signer, holder, vct).await
+}
+
+/// As [`credential`], with `iss` = `issuer`.
+async fn credential_from(
+    issuer: &str,
+    signer: &dyn Signer,
+    holder: &PublicJwk,
+    vct: &str,
+) -> String {
     let now = jwt::now();
     let mut claims = Map::new();
     claims.insert("given_name".into(), "Ada".into());
     let credential = Credential {
         vct: vct.into(),
-        iss: ISSUER_ID.into(),
+        iss: issuer.into(),
         iat: now,
         exp: Some(now + 3600),
         status: None,
@@ -260,6 +281,127 @@ async fn credentials_are_refused_unless_issuer_key_binding_and_type_all_hold() {
             }
         ),
         "{err}"
+    );
+    assert!(wallet.credentials().is_empty());
+}
+
+/// The review's attack on the wallet: an enrolled entity that is not an active issuer
+/// registered for the credential's `vct` signs one with its own registered key. Refused before
+/// anything is stored, as the verifier would refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_only_from_an_active_issuer_registered_for_their_type() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let wallet = wallet(&sandbox);
+    let holder = SoftwareSigner::generate().unwrap();
+    // (entity, role, credential types, suspended, whether the wallet must accept it)
+    let cases = [
+        ("https://rp.test", "verifier", vec![], false, false),
+        ("https://attester.test", "attester", vec![VCT], false, false),
+        (
+            "https://wp.test",
+            "wallet-provider",
+            vec![VCT],
+            false,
+            false,
+        ),
+        ("https://no-types.test", "issuer", vec![], false, false),
+        (
+            "https://other.test",
+            "issuer",
+            vec!["urn:other"],
+            false,
+            false,
+        ),
+        ("https://suspended.test", "issuer", vec![VCT], true, false),
+        (
+            "https://second-issuer.test",
+            "issuer",
+            vec![VCT],
+            false,
+            true,
+        ),
+    ];
+    for (entity, role, types, suspended, accepted) in cases {
+        registry_admin(
+            &sandbox,
+            &["admin", "v1", "entities"],
+            json!({"id": entity, "role": role, "display_name": entity,
+                   "allowances": {"credential_types": types}}),
+        )
+        .await;
+        let signer = SoftwareSigner::generate().unwrap();
+        register_key(&sandbox, entity, signer.public_jwk()).await;
+        if suspended {
+            registry_admin(
+                &sandbox,
+                &["admin", "v1", "entities", entity, "suspend"],
+                json!({}),
+            )
+            .await;
+        }
+        let issued = credential_from(entity, &signer, holder.public_jwk(), VCT).await;
+        let expected = Expected {
+            issuer: entity,
+            vct: VCT,
+            holder: holder.public_jwk(),
+        };
+        let answer = wallet.verify_credential(&issued, &expected).await;
+        if accepted {
+            answer.unwrap();
+            continue;
+        }
+        let err = answer.unwrap_err();
+        let refused = match &err {
+            WalletError::Registry(
+                RegistryError::WrongRole { .. } | RegistryError::NotAllowed(_),
+            ) => !suspended,
+            WalletError::IssuerKeyInvalid {
+                reason: KeyInvalid::EntitySuspended,
+                ..
+            } => suspended,
+            _ => false,
+        };
+        assert!(refused, "{entity}: {err:?}");
+    }
+    assert!(wallet.credentials().is_empty());
+}
+
+/// Signed metadata is an issuer's only: an enrolled verifier that signs issuer metadata about
+/// itself with its own registered key is refused before anything else is asked of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_signed_by_an_entity_that_is_not_an_issuer_is_refused() {
+    let sandbox = Sandbox::start().await.unwrap();
+    let rogue = "https://rp.test";
+    registry_admin(
+        &sandbox,
+        &["admin", "v1", "entities"],
+        json!({"id": rogue, "role": "verifier", "display_name": "RP"}),
+    )
+    .await;
+    let rogue_key = SoftwareSigner::generate().unwrap();
+    register_key(&sandbox, rogue, rogue_key.public_jwk()).await;
+    let mut claims = real_metadata(&sandbox).await;
+    claims.insert("sub".into(), rogue.into());
+    claims.insert("credential_issuer".into(), rogue.into());
+    let token = signed(&rogue_key, &claims).await;
+    let wallet = wallet_facing_impostor_of(&sandbox, rogue, "application/jwt", token).await;
+    let offer = json!({
+        "credential_issuer": rogue,
+        "credential_configuration_ids": claims["credential_configurations_supported"]
+            .as_object().unwrap().keys().take(1).collect::<Vec<_>>(),
+        "grants": {"urn:ietf:params:oauth:grant-type:pre-authorized_code":
+            {"pre-authorized_code": "code-from-the-rogue"}},
+    });
+    let mut uri = reqwest::Url::parse("openid-credential-offer://").unwrap();
+    uri.query_pairs_mut()
+        .append_pair("credential_offer", &offer.to_string());
+    let err = wallet.accept_offer(uri.as_str(), None).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            WalletError::Registry(RegistryError::WrongRole { entity, .. }) if entity == rogue
+        ),
+        "{err:?}"
     );
     assert!(wallet.credentials().is_empty());
 }

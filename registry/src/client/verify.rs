@@ -247,6 +247,46 @@ impl VerifiedEntity {
         self.expires_at
     }
 
+    /// `WrongRole` unless the entity has `role`, then `EntitySuspended` unless it is active.
+    pub fn require_role(&self, role: Role) -> Result<(), RegistryError> {
+        self.require_role_only(role)?;
+        if self.status != EntityStatus::Active {
+            return Err(RegistryError::EntitySuspended(self.id.clone()));
+        }
+        Ok(())
+    }
+
+    pub(super) fn require_role_only(&self, role: Role) -> Result<(), RegistryError> {
+        if self.role != role {
+            return Err(RegistryError::WrongRole {
+                entity: self.id.clone(),
+                required: role,
+                actual: self.role,
+            });
+        }
+        Ok(())
+    }
+
+    /// `NotAllowed` unless `vct` is among the issuer's `credential_types` allowance; an issuer
+    /// with none listed may issue nothing.
+    pub fn require_credential_type(&self, vct: &str) -> Result<(), RegistryError> {
+        let allowed = &self.allowances.credential_types;
+        if allowed.iter().any(|listed| listed == vct) {
+            return Ok(());
+        }
+        Err(RegistryError::NotAllowed(if allowed.is_empty() {
+            format!(
+                "{} is registered for no credential type, so it may issue none (asked: {vct})",
+                self.id
+            )
+        } else {
+            format!(
+                "{} is not registered to issue credential type {vct}",
+                self.id
+            )
+        }))
+    }
+
     /// The checkpoint the inclusion proofs lead to.
     pub fn checkpoint(&self) -> Option<&Checkpoint> {
         self.checkpoint.as_ref()

@@ -10,7 +10,7 @@ use immerse_issuer::{
 };
 use immerse_jose::{PublicJwk, Signer, SoftwareSigner, base64url, jwt};
 use immerse_registry::client::{ClientOptions, RegistryClient};
-use immerse_registry::model::KeyStatus;
+use immerse_registry::model::{KeyStatus, Role};
 use immerse_sd_jwt::{VcValidation, verify_vc};
 use immerse_store::Store;
 use openssl::asn1::Asn1Time;
@@ -382,18 +382,24 @@ async fn rotation_registers_the_new_key_retires_the_old_and_old_credentials_stil
 
     // A verifier that asks the registry now accepts both credentials.
     let registry = env.fresh_registry_client();
-    let keys = registry.verification_keys(ISSUER).await.unwrap();
+    let keys = registry
+        .verification_keys(ISSUER, Role::Issuer)
+        .await
+        .unwrap();
     let old = verify_vc(&before, &VcValidation::new(), &keys).unwrap();
     verify_vc(&after, &VcValidation::new(), &keys).unwrap();
     // And the old key was valid when the old credential was issued.
     assert!(
         registry
-            .key_valid_at(ISSUER, &old_kid, old.iat().unwrap())
+            .key_valid_at(ISSUER, Role::Issuer, &old_kid, old.iat().unwrap())
             .await
             .unwrap()
             .is_ok()
     );
-    let historical = registry.historical_keys(ISSUER).await.unwrap();
+    let historical = registry
+        .historical_keys(ISSUER, Role::Issuer)
+        .await
+        .unwrap();
     let kids: Vec<&str> = historical.kids().collect();
     assert!(kids.contains(&old_kid.as_str()) && kids.contains(&rotated.new_kid.as_str()));
 }

@@ -166,7 +166,10 @@ impl Env {
     }
 
     pub async fn issuer_keys(&self) -> PublicJwkSet {
-        self.registry.verification_keys(ISSUER).await.unwrap()
+        self.registry
+            .verification_keys(ISSUER, Role::Issuer)
+            .await
+            .unwrap()
     }
 
     /// A registry client with an empty cache, as a verifier that never fetched before.
@@ -193,11 +196,24 @@ impl Env {
         tee: &str,
         lifetime: i64,
     ) -> String {
+        self.attestation_from(ATTESTER, signer, wallet, tee, lifetime)
+            .await
+    }
+
+    /// A client attestation naming `attester` as `iss`, signed by `signer`.
+    pub async fn attestation_from(
+        &self,
+        attester: &str,
+        signer: &dyn Signer,
+        wallet: &Wallet,
+        tee: &str,
+        lifetime: i64,
+    ) -> String {
         let now = jwt::now();
         let mut key = wallet.instance.public_jwk().to_object();
         key.remove("kid");
         let claims = json!({
-            "iss": ATTESTER, "sub": wallet.client_id, "iat": now, "exp": now + lifetime,
+            "iss": attester, "sub": wallet.client_id, "iat": now, "exp": now + lifetime,
             "cnf": {"jwk": key}, "tee": tee,
         });
         jwt::sign(

@@ -338,3 +338,66 @@ async fn pop_issued_too_long_ago_is_invalid_client() {
     let response = env.token_request(&wallet, &Env::code(&offer), opts).await;
     assert_error(response, 401, "invalid_client").await;
 }
+
+/// Client attestations only from an active `attester` entity: an issuer, verifier or wallet
+/// provider entity (listed as trusted by mistake, signing with its own registered key) and a
+/// suspended attester are refused, and the code is not spent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_attestation_from_a_non_attester_entity_is_invalid_client() {
+    use immerse_jose::Signer as _;
+    use immerse_registry::model::Role;
+    use immerse_registry::{AdminKey, NewEntity};
+
+    let cases = [
+        ("https://issuer-2.test", Role::Issuer, false),
+        ("https://rp.test", Role::Verifier, false),
+        ("https://wallet-provider.test", Role::WalletProvider, false),
+        ("https://attester-2.test", Role::Attester, true),
+    ];
+    let env = start(|config| {
+        for (id, _, _) in &cases {
+            config.trusted_attesters.push((*id).into());
+        }
+    })
+    .await;
+    let wallet = Wallet::new();
+    let offer = env.simple_offer().await;
+    for (id, role, suspended) in cases {
+        let entity = NewEntity {
+            id: id.into(),
+            role,
+            display_name: id.into(),
+            allowances: Default::default(),
+        };
+        let registry = &env.registry_service;
+        registry.create_entity("admin:test", entity).await.unwrap();
+        let signer = SoftwareSigner::generate().unwrap();
+        let key: AdminKey =
+            serde_json::from_value(json!({"jwk": signer.public_jwk(), "alg": "ES256"})).unwrap();
+        registry.add_key("admin:test", id, key).await.unwrap();
+        if suspended {
+            registry
+                .set_suspended("admin:test", id, true)
+                .await
+                .unwrap();
+        }
+        let attestation = env
+            .attestation_from(id, &signer, &wallet, "sev-snp", 300)
+            .await;
+        let response = env
+            .token_request(
+                &wallet,
+                &Env::code(&offer),
+                TokenOpts {
+                    attestation: Some(attestation),
+                    ..Default::default()
+                },
+            )
+            .await;
+        let body = assert_error(response, 401, "invalid_client").await;
+        let description = body["error_description"].as_str().unwrap_or_default();
+        let expected = if suspended { "suspended" } else { "has role" };
+        assert!(description.contains(expected), "{id}: {body}");
+    }
+    code_still_redeemable(&env, &wallet, &Env::code(&offer), None).await;
+}

@@ -65,6 +65,46 @@ fn time_claims_respect_the_skew() {
     assert_eq!(check_claims(&just_expired, &tight), Err(Error::Expired));
 }
 
+/// Dates from outside are numbers from 1970 to 9999; anything else is refused, and no date
+/// or skew, however large, overflows (a debug build would panic).
+#[test]
+fn numeric_dates_out_of_range_are_refused_without_overflow() {
+    for exp in [
+        json!(i64::MAX),
+        json!(u64::MAX),
+        json!(-1),
+        json!(MAX_NUMERIC_DATE + 1),
+        json!(1e300),
+        json!(-0.5),
+    ] {
+        let claims = json!({"exp": exp}).as_object().unwrap().clone();
+        assert_eq!(
+            check_claims(&claims, &validation()),
+            Err(Error::InvalidClaim("exp")),
+            "{exp}"
+        );
+    }
+    let far = json!({"exp": MAX_NUMERIC_DATE, "nbf": 0, "iat": 0})
+        .as_object()
+        .unwrap()
+        .clone();
+    let extreme = Validation {
+        skew_seconds: i64::MAX,
+        now: Some(MAX_NUMERIC_DATE),
+        ..validation()
+    };
+    assert_eq!(check_claims(&far, &extreme), Ok(()));
+}
+
+proptest::proptest! {
+    #[test]
+    fn time_checks_never_panic(exp: i64, nbf: i64, iat: i64, now: i64, skew: i64) {
+        let claims = json!({"exp": exp, "nbf": nbf, "iat": iat}).as_object().unwrap().clone();
+        let checked = Validation { skew_seconds: skew, ..Validation::new(TYP).at(now) };
+        let _ = check_claims(&claims, &checked);
+    }
+}
+
 #[test]
 fn audience_and_issuer_must_match() {
     let v = validation().audience("https://me").issuer("https://issuer");

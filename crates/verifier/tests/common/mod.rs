@@ -12,7 +12,7 @@ use immerse_jose::jwe::{self, ContentEncryption, KeyManagement};
 use immerse_jose::jws::{self, KeySource};
 use immerse_jose::{PublicJwk, Signer, SoftwareSigner, jwt};
 use immerse_registry::client::{ClientOptions, RegistryClient};
-use immerse_registry::model::Role;
+use immerse_registry::model::{Allowances, Role};
 use immerse_registry::{AdminKey, NewEntity, Registry};
 use immerse_sd_jwt::{
     ClaimPath, Credential, DisclosurePolicy, IssueOptions, KeyBindingInput, Limits, SdJwt,
@@ -101,6 +101,58 @@ pub struct World {
     pub verifier_key: Arc<SoftwareSigner>,
 }
 
+/// Enrols entity `id` with `role`, `allowances` and a fresh signing key, which it returns.
+async fn enrol(
+    registry: &Registry,
+    id: &str,
+    role: Role,
+    allowances: Allowances,
+) -> SoftwareSigner {
+    let entity = NewEntity {
+        id: id.into(),
+        role,
+        display_name: id.into(),
+        allowances,
+    };
+    registry.create_entity("admin:test", entity).await.unwrap();
+    let signer = SoftwareSigner::generate().unwrap();
+    let key: AdminKey =
+        serde_json::from_value(json!({"jwk": signer.public_jwk(), "alg": "ES256"})).unwrap();
+    registry.add_key("admin:test", id, key).await.unwrap();
+    signer
+}
+
+/// Serves `list` as a status list token signed by `signer` at `/status/1`; returns its URI.
+pub async fn serve_status_list(
+    signer: Arc<SoftwareSigner>,
+    list: Arc<Mutex<StatusList>>,
+) -> String {
+    let uri = Arc::new(Mutex::new(String::new()));
+    let uri_in_route = uri.clone();
+    let router = axum::Router::new().route(
+        "/status/1",
+        get(move || {
+            let list = list.lock().unwrap().clone();
+            let sub = uri_in_route.lock().unwrap().clone();
+            let signer = signer.clone();
+            async move {
+                let token = StatusListToken {
+                    sub,
+                    iat: jwt::now(),
+                    exp: Some(jwt::now() + 600),
+                    ttl: Some(1),
+                    list,
+                };
+                token.sign(&*signer).await.unwrap()
+            }
+        }),
+    );
+    let base = serve(router).await;
+    let status_uri = format!("{base}/status/1");
+    *uri.lock().unwrap() = status_uri.clone();
+    status_uri
+}
+
 async fn serve(router: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -117,22 +169,11 @@ impl World {
             root.clone(),
             immerse_registry::Config::new(REGISTRY_ID),
         );
-        registry
-            .create_entity(
-                "admin:test",
-                NewEntity {
-                    id: ISSUER.into(),
-                    role: Role::Issuer,
-                    display_name: "Issuer".into(),
-                    allowances: Default::default(),
-                },
-            )
-            .await
-            .unwrap();
-        let issuer = SoftwareSigner::generate().unwrap();
-        let key: AdminKey =
-            serde_json::from_value(json!({"jwk": issuer.public_jwk(), "alg": "ES256"})).unwrap();
-        registry.add_key("admin:test", ISSUER, key).await.unwrap();
+        let issuer_allowances = Allowances {
+            credential_types: vec![VCT.into()],
+            claims: Vec::new(),
+        };
+        let issuer = enrol(&registry, ISSUER, Role::Issuer, issuer_allowances).await;
         let registry_url = serve(immerse_registry::http::router(registry.clone())).await;
 
         // The issuer's status list, served as a signed token by a tiny route.
@@ -143,32 +184,10 @@ impl World {
             drop(listener);
             format!("http://{address}")
         } else {
-            let list = status_list.clone();
             let signer =
                 Arc::new(SoftwareSigner::from_pkcs8_pem(&issuer.to_pkcs8_pem().unwrap()).unwrap());
-            let uri = Arc::new(Mutex::new(String::new()));
-            let uri_in_route = uri.clone();
-            let router = axum::Router::new().route(
-                "/status/1",
-                get(move || {
-                    let list = list.lock().unwrap().clone();
-                    let sub = uri_in_route.lock().unwrap().clone();
-                    let signer = signer.clone();
-                    async move {
-                        let token = StatusListToken {
-                            sub,
-                            iat: jwt::now(),
-                            exp: Some(jwt::now() + 600),
-                            ttl: Some(1),
-                            list,
-                        };
-                        token.sign(&*signer).await.unwrap()
-                    }
-                }),
-            );
-            let base = serve(router).await;
-            *uri.lock().unwrap() = format!("{base}/status/1");
-            base
+            let uri = serve_status_list(signer, status_list.clone()).await;
+            uri.trim_end_matches("/status/1").to_owned()
         };
         let status_uri = format!("{status_base}/status/1");
 
@@ -257,12 +276,17 @@ impl World {
     }
 
     pub async fn issue(&self, credential: &Credential) -> SdJwt {
+        self.issue_with(&self.issuer, credential).await
+    }
+
+    /// As [`World::issue`], signed by `signer` (the key of some other entity).
+    pub async fn issue_with(&self, signer: &SoftwareSigner, credential: &Credential) -> SdJwt {
         let policy = DisclosurePolicy::new()
             .disclose(ClaimPath::claim("given_name"))
             .disclose(ClaimPath::claim("family_name"))
             .disclose(ClaimPath::claim("birthdate"))
             .disclose(ClaimPath::claim("address").name("locality"));
-        issue_vc(&self.issuer, credential, &policy, &IssueOptions::default())
+        issue_vc(signer, credential, &policy, &IssueOptions::default())
             .await
             .unwrap()
     }
@@ -450,12 +474,43 @@ impl World {
         response.json().await.unwrap()
     }
 
+    /// Enrols entity `id` with `role`, `allowances` and a fresh signing key, which it returns;
+    /// `suspended` suspends it afterwards.
+    pub async fn enrol(
+        &self,
+        id: &str,
+        role: Role,
+        allowances: Allowances,
+        suspended: bool,
+    ) -> SoftwareSigner {
+        let signer = enrol(&self.registry, id, role, allowances).await;
+        if suspended {
+            self.registry
+                .set_suspended("admin:test", id, true)
+                .await
+                .unwrap();
+        }
+        signer
+    }
+
     /// One presentation refused: the wallet gets `invalid_request`, and the relying party
     /// sees the session failed for `reason`, never verified.
     pub async fn assert_refused(&self, session: &Session, vp_token: Value, reason: &str) {
+        self.assert_refused_as(session, vp_token, (400, "invalid_request"), reason)
+            .await;
+    }
+
+    /// As [`World::assert_refused`], the wallet getting HTTP `status` and OAuth `error`.
+    pub async fn assert_refused_as(
+        &self,
+        session: &Session,
+        vp_token: Value,
+        (status_code, error): (u16, &str),
+        reason: &str,
+    ) {
         let (status, body) = self.respond(session, vp_token).await;
-        assert_eq!(status, 400, "{body}");
-        assert_eq!(body["error"], "invalid_request", "{body}");
+        assert_eq!(status, status_code, "{body}");
+        assert_eq!(body["error"], error, "{body}");
         let result = self.result(session, None).await;
         assert_eq!(result["status"], "failed", "{result}");
         assert_eq!(result["error"], reason, "{result}");

@@ -6,6 +6,7 @@ use immerse_jose::jwe::{self, ContentEncryption, DecryptionKey, KeyManagement};
 use immerse_jose::jws::SigningHeader;
 use immerse_jose::{Curve, PublicJwk, Signer, SoftwareSigner, jwt};
 use immerse_registry::RegistryError;
+use immerse_registry::model::Role;
 use immerse_sd_jwt::{VcValidation, verify_vc};
 use serde_json::{Value, json};
 
@@ -201,7 +202,11 @@ impl Wallet {
         // The key must have been the issuer's when it signed, and must not have been revoked
         // since (a revoked key verifies nothing, SYSTEM.md s3).
         for at in [iat, now] {
-            match self.registry().key_valid_at(expected.issuer, kid, at).await {
+            match self
+                .registry()
+                .key_valid_at(expected.issuer, Role::Issuer, kid, at)
+                .await
+            {
                 Ok(Ok(jwk)) => key = Some(jwk),
                 Ok(Err(reason)) => {
                     return Err(WalletError::IssuerKeyInvalid {
@@ -233,6 +238,11 @@ impl Wallet {
             Some(bound) if bound.thumbprint() == expected.holder.thumbprint() => {}
             _ => return Err(WalletError::HolderKeyMismatch),
         }
+        // As the verifier will: only an issuer entity registered for this credential type.
+        self.registry()
+            .entity(expected.issuer, Role::Issuer)
+            .await?
+            .require_credential_type(verified.vct())?;
         Ok(StoredCredential {
             id: immerse_jose::base64url::random(16)?,
             issuer: expected.issuer.to_owned(),

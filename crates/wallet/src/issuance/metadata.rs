@@ -1,6 +1,7 @@
 //! Discovery: the Credential Issuer Metadata and the Authorization Server Metadata, each taken
 //! only in its signed form and verified against the issuer's keys in the registry.
 use immerse_jose::jwt;
+use immerse_registry::model::Role;
 use serde_json::{Map, Value};
 
 use crate::{Wallet, WalletError};
@@ -87,7 +88,10 @@ impl Wallet {
             return Err(WalletError::UnsignedMetadata(url.to_owned()));
         }
         let token = fetched.text()?;
-        let keys = self.registry().verification_keys(issuer).await?;
+        let keys = self
+            .registry()
+            .verification_keys(issuer, Role::Issuer)
+            .await?;
         let validation = jwt::Validation::new(typ).at(self.now());
         let verified = jwt::verify(token.trim(), &validation, &keys)
             .map_err(WalletError::MetadataSignature)?
