@@ -112,6 +112,27 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Records on a pending session why an answer was refused, leaving it pending (an
+    /// unauthenticated answer must not end a session the genuine wallet can still answer);
+    /// false if the session is not pending.
+    pub async fn note_verifier_attempt(
+        &self,
+        id: &str,
+        error_code: &str,
+        error_detail: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE verifier_sessions SET error_code = $2, error_detail = $3 \
+             WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(id)
+        .bind(error_code)
+        .bind(error_detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Deletes sessions that expired at or before `before`; returns how many.
     pub async fn purge_verifier_sessions(&self, before: i64) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM verifier_sessions WHERE expires_at <= $1")

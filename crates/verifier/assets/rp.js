@@ -73,6 +73,11 @@ async function poll(request) {
   try {
     const result = await call("GET", "api/requests/" + encodeURIComponent(request.id));
     if (result.status === "pending") {
+      // A refused answer leaves the request open: it may have come from anyone who saw the
+      // QR code, and the holder's wallet can still answer.
+      if (result.error) {
+        statusLine.textContent = "An answer was refused (" + result.error + "); waiting for the wallet.";
+      }
       return;
     }
     stopPolling();

@@ -45,7 +45,8 @@ pub struct ResponseAccepted {
 /// What the relying party reads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RequestResult {
-    /// `pending`, `verified` or `failed`.
+    /// `pending` (perhaps with the `error` of a refused answer: the session stays open for
+    /// the genuine wallet), `verified`, or `failed` once it expired unanswered.
     pub status: String,
     /// Disclosed claims, by credential query id, one object per presentation.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -98,6 +99,26 @@ impl Verifier {
         if state.as_deref() != Some(session.state.as_str()) {
             return Err(VerifierError::StateMismatch);
         }
+        // Anyone who saw the QR code can fetch the request object, learn its state and
+        // encrypt to its key: only a presentation that verifies (Key Binding to this nonce)
+        // authenticates the wallet. So everything is checked first; a refusal is noted on the
+        // session, which stays open for the genuine wallet, and only a verified answer spends
+        // nonce and state and ends it.
+        let binding = Binding {
+            client_id: &request.client_id,
+            nonce: &session.nonce,
+            transaction_data: &request.transaction_data,
+        };
+        let credentials = match self.verify_vp_token(&request, &vp_token, binding).await {
+            Ok(credentials) => credentials,
+            Err(error) => {
+                tracing::info!(session = id, reason = %error.reason(), "presentation refused");
+                self.store
+                    .note_verifier_attempt(id, &error.reason(), &error.to_string())
+                    .await?;
+                return Err(error);
+            }
+        };
         // OpenID4VP 1.0 s14.1: nonce and state once only, decided by the database, so the
         // answer holds across restarts and replicas.
         let now = self.now();
@@ -113,57 +134,36 @@ impl Verifier {
             return Err(VerifierError::Replayed);
         }
         self.keys.remove(id);
-        let binding = Binding {
-            client_id: &request.client_id,
-            nonce: &session.nonce,
-            transaction_data: &request.transaction_data,
-        };
-        let outcome = self.verify_vp_token(&request, &vp_token, binding).await;
-        let (stored, answer) = match outcome {
-            Ok(credentials) => {
-                let mut accepted = ResponseAccepted::default();
-                let mut code_hash = None;
-                if request.same_device
-                    && let Some(redirect) = &self.config.redirect_url
-                {
-                    // OpenID4VP 1.0 s8.2, s13.3: a fresh response_code, bound to the session.
-                    let code = random(32)?;
-                    code_hash = Some(token_hash(&code));
-                    accepted.redirect_uri = Some(format!("{redirect}#response_code={code}"));
-                }
-                let result = serde_json::to_string(&credentials)
-                    .map_err(|err| VerifierError::Internal(err.to_string()))?;
-                let stored = VerifierOutcome {
-                    status: "verified".into(),
-                    result: Some(result),
-                    error_code: None,
-                    error_detail: None,
-                    response_code_hash: code_hash,
-                    completed_at: now,
-                };
-                (stored, Ok(accepted))
-            }
-            Err(error) => {
-                tracing::info!(session = id, reason = %error.reason(), "presentation refused");
-                let stored = VerifierOutcome {
-                    status: "failed".into(),
-                    result: None,
-                    error_code: Some(error.reason()),
-                    error_detail: Some(error.to_string()),
-                    response_code_hash: None,
-                    completed_at: now,
-                };
-                (stored, Err(error))
-            }
+        let mut accepted = ResponseAccepted::default();
+        let mut code_hash = None;
+        if request.same_device
+            && let Some(redirect) = &self.config.redirect_url
+        {
+            // OpenID4VP 1.0 s8.2, s13.3: a fresh response_code, bound to the session.
+            let code = random(32)?;
+            code_hash = Some(token_hash(&code));
+            accepted.redirect_uri = Some(format!("{redirect}#response_code={code}"));
+        }
+        let result = serde_json::to_string(&credentials)
+            .map_err(|err| VerifierError::Internal(err.to_string()))?;
+        let stored = VerifierOutcome {
+            status: "verified".into(),
+            result: Some(result),
+            error_code: None,
+            error_detail: None,
+            response_code_hash: code_hash,
+            completed_at: now,
         };
         if !self.store.complete_verifier_session(id, &stored).await? {
             return Err(VerifierError::Replayed);
         }
-        answer
+        Ok(accepted)
     }
 
     /// OpenID4VP 1.0 s8.5: the wallet answered with an error (for example `access_denied`
-    /// when the user declined). With the request's state it ends the session as failed.
+    /// when the user declined). The error response is not authenticated (whoever saw the
+    /// request could send it), so it is noted for the relying party and the session stays
+    /// open until it expires or a genuine presentation arrives.
     async fn wallet_declined(
         &self,
         session: &immerse_store::VerifierSessionRow,
@@ -173,34 +173,11 @@ impl Verifier {
         if state.as_deref() != Some(session.state.as_str()) {
             return Err(VerifierError::StateMismatch);
         }
-        let now = self.now();
-        if !self
-            .store
-            .take_once(STATE_SCOPE, &session.state, now)
-            .await?
-            || !self
-                .store
-                .take_once(NONCE_SCOPE, &session.nonce, now)
-                .await?
-        {
-            return Err(VerifierError::Replayed);
-        }
-        self.keys.remove(&session.id);
-        let stored = VerifierOutcome {
-            status: "failed".into(),
-            result: None,
-            error_code: Some(format!("wallet:{}", reason.error)),
-            error_detail: reason.description,
-            response_code_hash: None,
-            completed_at: now,
-        };
-        if !self
-            .store
-            .complete_verifier_session(&session.id, &stored)
-            .await?
-        {
-            return Err(VerifierError::Replayed);
-        }
+        let code = format!("wallet:{}", reason.error);
+        let detail = reason.description.unwrap_or_default();
+        self.store
+            .note_verifier_attempt(&session.id, &code, &detail)
+            .await?;
         Ok(ResponseAccepted::default())
     }
 
@@ -329,10 +306,19 @@ impl Verifier {
             ),
             None => None,
         };
+        // A session that nobody answered with a verified presentation before it expired has
+        // failed, for the last refusal noted on it or for expiring.
+        let expired = session.status == "pending" && self.now() >= session.expires_at;
+        let (status, error) = if expired {
+            let error = session.error_code.unwrap_or_else(|| "expired".into());
+            ("failed".to_owned(), Some(error))
+        } else {
+            (session.status, session.error_code)
+        };
         Ok(RequestResult {
-            status: session.status,
+            status,
             credentials,
-            error: session.error_code,
+            error,
             error_description: session.error_detail,
         })
     }

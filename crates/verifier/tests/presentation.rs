@@ -272,7 +272,7 @@ async fn nonce_and_state_are_spent_for_every_replica_sharing_the_database() {
 }
 
 #[tokio::test]
-async fn wallet_error_response_ends_the_session_as_declined() {
+async fn unauthenticated_answers_do_not_end_a_session_the_wallet_can_still_answer() {
     let world = World::start(Options::default()).await;
     let session = world.session().await;
     let (status, _) = world
@@ -289,12 +289,31 @@ async fn wallet_error_response_ends_the_session_as_declined() {
         )
         .await;
     assert_eq!(status, 200, "{body}");
+    // A bystander who saw the QR code knows the state: the error is noted, nothing more.
     let result = world.result(&session, None).await;
-    assert_eq!(result["status"], "failed");
+    assert_eq!(result["status"], "pending", "{result}");
     assert_eq!(result["error"], "wallet:access_denied");
-    // The nonce is spent: a presentation afterwards is refused.
+    // So is a presentation that does not verify (here Key Binding to another nonce).
     let sd_jwt = world.issue(&world.credential()).await;
+    let forged = world
+        .present_with(
+            &sd_jwt,
+            &world.holder,
+            &session.client_id,
+            "a-nonce-the-bystander-chose",
+            &default_selection(),
+        )
+        .await;
+    let (status, body) = world.respond(&session, json!({"pid": [forged]})).await;
+    assert_eq!(status, 400, "{body}");
+    let result = world.result(&session, None).await;
+    assert_eq!(result["status"], "pending", "{result}");
+    assert_eq!(result["error"], "sd_jwt:KbNonceMismatch", "{result}");
+    // The genuine wallet still answers, once.
     let vp = world.present(&sd_jwt, &session).await;
+    let (status, body) = world.respond(&session, json!({"pid": [vp.clone()]})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(world.result(&session, None).await["status"], "verified");
     let (status, body) = world.respond(&session, json!({"pid": [vp]})).await;
     assert_eq!(status, 400);
     assert_eq!(body["error"], "invalid_request");

@@ -494,7 +494,8 @@ impl World {
     }
 
     /// One presentation refused: the wallet gets `invalid_request`, and the relying party
-    /// sees the session failed for `reason`, never verified.
+    /// sees `reason` noted on the session, which stays pending (never verified) for the
+    /// genuine wallet.
     pub async fn assert_refused(&self, session: &Session, vp_token: Value, reason: &str) {
         self.assert_refused_as(session, vp_token, (400, "invalid_request"), reason)
             .await;
@@ -512,7 +513,7 @@ impl World {
         assert_eq!(status, status_code, "{body}");
         assert_eq!(body["error"], error, "{body}");
         let result = self.result(session, None).await;
-        assert_eq!(result["status"], "failed", "{result}");
+        assert_eq!(result["status"], "pending", "{result}");
         assert_eq!(result["error"], reason, "{result}");
         assert!(result.get("credentials").is_none());
     }
