@@ -118,7 +118,8 @@ impl Issuer {
             .ok_or_else(|| invalid_request("client_id is missing"))?;
         // RFC 9126 s2.1: the client authenticates as at the token endpoint (attestation draft
         // s6; OpenID4VCI 1.0 s12.3).
-        let client = self
+        // The PoP is spent only once the whole request is accepted, below.
+        let checked = self
             .authenticate_client(
                 headers.client_attestation,
                 headers.client_attestation_pop,
@@ -168,6 +169,7 @@ impl Issuer {
         let offered: Vec<String> = serde_json::from_str(&offer.configuration_ids)
             .map_err(|err| IssuerError::Internal(err.to_string()))?;
         let authorized = self.authorized(request, &offered)?;
+        let client = self.spend_client_pop(checked).await?;
 
         let handle = immerse_jose::base64url::random(32)?;
         let request_uri = format!("{REQUEST_URI_PREFIX}{handle}");

@@ -26,6 +26,19 @@ pub struct AttestedClient {
     pub tee: String,
 }
 
+/// A client whose attestation and PoP verified, with the single-use values of its PoP not yet
+/// spent: the endpoint spends them with [`Issuer::spend_client_pop`] after every other check
+/// of the request passed, so that a recoverable error (`use_dpop_nonce`, `invalid_request`)
+/// leaves the wallet free to retry with the same PoP.
+#[derive(Debug)]
+pub(crate) struct CheckedClient {
+    client: AttestedClient,
+    challenge: Option<String>,
+    /// `client_id|jti`, recorded once.
+    scoped_jti: String,
+    jti_expires_at: i64,
+}
+
 fn invalid(detail: impl Into<String>) -> IssuerError {
     IssuerError::InvalidClient(detail.into())
 }
@@ -42,14 +55,14 @@ impl Issuer {
         Ok(challenge)
     }
 
-    /// Every check of the attestation draft's validation rules, in order. `client_id` is the
-    /// request's `client_id` parameter, when sent.
-    pub async fn authenticate_client(
+    /// Every check of the attestation draft's validation rules, in order, spending nothing.
+    /// `client_id` is the request's `client_id` parameter, when sent.
+    pub(crate) async fn authenticate_client(
         &self,
         attestation: Option<&str>,
         pop: Option<&str>,
         client_id: Option<&str>,
-    ) -> Result<AttestedClient, IssuerError> {
+    ) -> Result<CheckedClient, IssuerError> {
         let config = self.config();
         let now = self.now();
         // Attestation draft s6.1: both headers, each exactly once (the HTTP layer refuses
@@ -148,44 +161,56 @@ impl Issuer {
             .and_then(Value::as_str)
             .filter(|jti| !jti.is_empty())
             .ok_or_else(|| invalid("PoP has no jti"))?;
-        // s5.2 / s8: a challenge we issued, taken once; required when policy says so.
-        let problem = match pop_claims.get("challenge") {
-            Some(Value::String(challenge)) => {
-                let taken = taken(
-                    self.inner
-                        .store
-                        .take_once(CHALLENGE_SCOPE, challenge, now)
-                        .await,
-                )?;
-                (!taken).then_some("unknown, used or expired challenge")
-            }
+        // s5.2 / s8: a challenge we issued (spent later); required when policy says so.
+        let challenge = match pop_claims.get("challenge") {
+            Some(Value::String(challenge)) => Some(challenge.clone()),
             Some(_) => return Err(invalid("PoP challenge is not a string")),
-            None => config
-                .require_attestation_challenge
-                .then_some("a challenge from the challenge endpoint is required"),
+            None if config.require_attestation_challenge => {
+                return Err(IssuerError::UseAttestationChallenge(
+                    "a challenge from the challenge endpoint is required".into(),
+                ));
+            }
+            None => None,
         };
-        if let Some(problem) = problem {
-            return Err(IssuerError::UseAttestationChallenge(problem.into()));
+        Ok(CheckedClient {
+            client: AttestedClient {
+                client_id: subject.to_owned(),
+                attester,
+                instance_key,
+                tee,
+            },
+            challenge,
+            scoped_jti: format!("{subject}|{jti}"),
+            jti_expires_at: now.max(iat) + config.proof_max_age + config.skew_seconds + 1,
+        })
+    }
+
+    /// Spends what the PoP carries: its challenge (s5.2, s8: taken once) and its `jti` (s12:
+    /// single use while the PoP could be accepted).
+    pub(crate) async fn spend_client_pop(
+        &self,
+        checked: CheckedClient,
+    ) -> Result<AttestedClient, IssuerError> {
+        let now = self.now();
+        if let Some(challenge) = &checked.challenge {
+            let store = &self.inner.store;
+            if !taken(store.take_once(CHALLENGE_SCOPE, challenge, now).await)? {
+                return Err(IssuerError::UseAttestationChallenge(
+                    "unknown, used or expired challenge".into(),
+                ));
+            }
         }
-        // s5.2 / s12: the jti is single use while the PoP could be accepted.
-        let scope_value = format!("{subject}|{jti}");
-        let expires_at = now.max(iat) + config.proof_max_age + config.skew_seconds + 1;
         if self
             .inner
             .store
-            .check_and_record(POP_JTI_SCOPE, &scope_value, expires_at)
+            .check_and_record(POP_JTI_SCOPE, &checked.scoped_jti, checked.jti_expires_at)
             .await
             .map_err(|err| invalid(format!("PoP jti: {err}")))?
             == Replay::Replayed
         {
             return Err(invalid("PoP jti was already used"));
         }
-        Ok(AttestedClient {
-            client_id: subject.to_owned(),
-            attester,
-            instance_key,
-            tee,
-        })
+        Ok(checked.client)
     }
 }
 

@@ -95,7 +95,9 @@ impl<'a> Grant<'a> {
 
 impl Issuer {
     /// Checks in an order that spends nothing valuable on a bad request: parameters, client
-    /// authentication, DPoP proof, and only then the code (one atomic redemption).
+    /// authentication, DPoP proof (whose nonce and `jti` are spent only when it is accepted),
+    /// then the PoP's challenge and `jti`, and only then the code (one atomic redemption). A
+    /// wallet told `use_dpop_nonce` retries with the same PoP.
     pub async fn token(
         &self,
         request: &TokenRequest,
@@ -105,7 +107,7 @@ impl Issuer {
         let config = self.config();
         let grant = Grant::parse(request)?;
         // OpenID4VCI 1.0 s12.3: no anonymous access; the client authenticates by attestation.
-        let client = self
+        let checked = self
             .authenticate_client(
                 headers.client_attestation,
                 headers.client_attestation_pop,
@@ -124,6 +126,7 @@ impl Issuer {
                 },
             )
             .await?;
+        let client = self.spend_client_pop(checked).await?;
         let granted = match grant {
             Grant::PreAuthorized { code, tx_code } => {
                 self.redeem_pre_authorized(code, tx_code).await?

@@ -5,5 +5,6 @@ mod deferred;
 mod flow;
 mod keys;
 mod notification;
+mod retries;
 mod support;
 mod token_errors;
