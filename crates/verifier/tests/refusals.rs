@@ -213,12 +213,7 @@ async fn unreachable_status_list_fails_closed() {
     let sd_jwt = world.issue(&world.credential()).await;
     let vp = world.present(&sd_jwt, &session).await;
     world
-        .assert_refused_as(
-            &session,
-            json!({"pid": [vp]}),
-            (503, "temporarily_unavailable"),
-            "status_unavailable",
-        )
+        .assert_status_unavailable(&session, json!({"pid": [vp]}))
         .await;
 }
 

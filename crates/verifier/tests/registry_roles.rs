@@ -154,12 +154,7 @@ async fn a_status_list_signed_by_another_entity_is_not_the_credentials_status() 
         let session = world.session().await;
         let vp = world.present(&sd_jwt, &session).await;
         world
-            .assert_refused_as(
-                &session,
-                json!({"pid": [vp]}),
-                (503, "temporarily_unavailable"),
-                "status_unavailable",
-            )
+            .assert_status_unavailable(&session, json!({"pid": [vp]}))
             .await;
     }
 }
@@ -185,11 +180,6 @@ async fn a_status_list_cached_for_one_issuer_answers_for_no_other() {
     let session = world.session().await;
     let vp = world.present(&sd_jwt, &session).await;
     world
-        .assert_refused_as(
-            &session,
-            json!({"pid": [vp]}),
-            (503, "temporarily_unavailable"),
-            "status_unavailable",
-        )
+        .assert_status_unavailable(&session, json!({"pid": [vp]}))
         .await;
 }

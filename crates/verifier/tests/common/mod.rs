@@ -501,6 +501,18 @@ impl World {
             .await;
     }
 
+    /// A presentation the verifier could not judge (no verified status list): the wallet is
+    /// told it is the verifier's trouble, 503 `temporarily_unavailable`.
+    pub async fn assert_status_unavailable(&self, session: &Session, vp_token: Value) {
+        self.assert_refused_as(
+            session,
+            vp_token,
+            (503, "temporarily_unavailable"),
+            "status_unavailable",
+        )
+        .await;
+    }
+
     /// As [`World::assert_refused`], the wallet getting HTTP `status` and OAuth `error`.
     pub async fn assert_refused_as(
         &self,
