@@ -7,14 +7,14 @@ use immerse_registry::model::Role;
 use immerse_store::Replay;
 use serde_json::{Map, Value};
 
-use crate::{Issuer, IssuerError, taken};
+use crate::{Issuer, IssuerError};
 
 /// Attestation draft s5.1.
 pub const ATTESTATION_TYP: &str = "oauth-client-attestation+jwt";
 /// Attestation draft s5.2.
 pub const ATTESTATION_POP_TYP: &str = "oauth-client-attestation-pop+jwt";
 const ALGORITHMS: &[Algorithm] = &[Algorithm::Es256];
-const CHALLENGE_SCOPE: &str = "issuer:attestation-challenge";
+pub(crate) const CHALLENGE_SCOPE: &str = "issuer:attestation-challenge";
 const POP_JTI_SCOPE: &str = "issuer:attestation-pop-jti";
 
 /// A client whose attestation and proof of possession verified.
@@ -46,13 +46,8 @@ fn invalid(detail: impl Into<String>) -> IssuerError {
 impl Issuer {
     /// The challenge endpoint (attestation draft s8): a fresh one-time challenge.
     pub async fn attestation_challenge(&self) -> Result<String, IssuerError> {
-        let challenge = immerse_jose::base64url::random(24)?;
         let expires_at = self.now() + self.config().challenge_lifetime;
-        self.inner
-            .store
-            .check_and_record(CHALLENGE_SCOPE, &challenge, expires_at)
-            .await?;
-        Ok(challenge)
+        Ok(self.inner.attestation_challenges.issue(expires_at).await?)
     }
 
     /// Every check of the attestation draft's validation rules, in order, spending nothing.
@@ -192,13 +187,13 @@ impl Issuer {
         checked: CheckedClient,
     ) -> Result<AttestedClient, IssuerError> {
         let now = self.now();
-        if let Some(challenge) = &checked.challenge {
-            let store = &self.inner.store;
-            if !taken(store.take_once(CHALLENGE_SCOPE, challenge, now).await)? {
-                return Err(IssuerError::UseAttestationChallenge(
-                    "unknown, used or expired challenge".into(),
-                ));
-            }
+        let challenges = &self.inner.attestation_challenges;
+        if let Some(challenge) = &checked.challenge
+            && !challenges.spend(challenge, now).await?
+        {
+            return Err(IssuerError::UseAttestationChallenge(
+                "unknown, used or expired challenge".into(),
+            ));
         }
         if self
             .inner

@@ -9,9 +9,9 @@ use serde_json::{Map, Value, json};
 use crate::deferred::DEFERRED_INTERVAL;
 use crate::dpop::DpopTarget;
 use crate::proof::{ProofPolicy, verify_jwt_proof};
-use crate::{CredentialConfiguration, Issuer, IssuerError, secret_hash, taken};
+use crate::{CredentialConfiguration, Issuer, IssuerError, secret_hash};
 
-const C_NONCE_SCOPE: &str = "issuer:c-nonce";
+pub(crate) const C_NONCE_SCOPE: &str = "issuer:c-nonce";
 /// Index draws before giving up when other replicas keep taking the same indices.
 const ALLOCATION_ATTEMPTS: usize = 8;
 
@@ -71,13 +71,8 @@ fn bad_encryption(detail: impl Into<String>) -> IssuerError {
 impl Issuer {
     /// s7.1-s7.2: a fresh c_nonce, accepted in one credential request.
     pub async fn c_nonce(&self) -> Result<String, IssuerError> {
-        let nonce = immerse_jose::base64url::random(24)?;
         let expires_at = self.now() + self.config().c_nonce_lifetime;
-        self.inner
-            .store
-            .check_and_record(C_NONCE_SCOPE, &nonce, expires_at)
-            .await?;
-        Ok(nonce)
+        Ok(self.inner.c_nonces.issue(expires_at).await?)
     }
 
     /// s8: every check before anything is consumed; the c_nonce is taken last, then the
@@ -139,12 +134,14 @@ impl Issuer {
             .offer(&grant.offer_id)
             .await?
             .ok_or_else(|| IssuerError::Internal("access token without offer".into()))?;
-        let offered: Vec<String> = serde_json::from_str(&offer.configuration_ids)
+        // s8.3.1.2: the token grants the configurations its grant named (the offer's, or the
+        // subset that scope or authorization_details authorized); any other is unknown to it.
+        let granted_configurations: Vec<String> = serde_json::from_str(&grant.configuration_ids)
             .map_err(|err| IssuerError::Internal(err.to_string()))?;
-        if !offered.contains(&configuration_id) {
-            return Err(IssuerError::CredentialRequestDenied(
-                "this configuration was not offered under the access token".into(),
-            ));
+        if !granted_configurations.contains(&configuration_id) {
+            return Err(IssuerError::UnknownCredentialConfiguration(format!(
+                "{configuration_id} is not granted by this access token"
+            )));
         }
         if offer.status != "active" {
             return Err(IssuerError::CredentialRequestDenied(
@@ -205,7 +202,7 @@ impl Issuer {
         }
         let nonce = nonce.ok_or_else(|| IssuerError::InvalidProof("no proof".into()))?;
         // s7.2, s8.3.1.2: the c_nonce was issued by us and not used; taken once.
-        if !taken(self.inner.store.take_once(C_NONCE_SCOPE, &nonce, now).await)? {
+        if !self.inner.c_nonces.spend(&nonce, now).await? {
             return Err(IssuerError::InvalidNonce(
                 "the c_nonce is unknown, used or expired".into(),
             ));

@@ -5,12 +5,12 @@ use immerse_jose::{Algorithm, PublicJwk, base64url, jwt};
 use immerse_store::Replay;
 use serde_json::Value;
 
-use crate::{Issuer, IssuerError, taken};
+use crate::{Issuer, IssuerError};
 
 /// RFC 9449 s4.2.
 pub const DPOP_TYP: &str = "dpop+jwt";
 const ALGORITHMS: &[Algorithm] = &[Algorithm::Es256];
-const NONCE_SCOPE: &str = "issuer:dpop-nonce";
+pub(crate) const NONCE_SCOPE: &str = "issuer:dpop-nonce";
 const JTI_SCOPE: &str = "issuer:dpop-jti";
 
 /// Where a DPoP proof is presented: the request it must describe.
@@ -25,13 +25,8 @@ pub(crate) struct DpopTarget<'a> {
 impl Issuer {
     /// A fresh server-provided DPoP nonce (RFC 9449 s8), accepted once.
     pub async fn dpop_nonce(&self) -> Result<String, IssuerError> {
-        let nonce = immerse_jose::base64url::random(24)?;
         let expires_at = self.now() + self.config().dpop_nonce_lifetime;
-        self.inner
-            .store
-            .check_and_record(NONCE_SCOPE, &nonce, expires_at)
-            .await?;
-        Ok(nonce)
+        Ok(self.inner.dpop_nonces.issue(expires_at).await?)
     }
 
     /// RFC 9449 s4.3: checks the DPoP proof and returns its key. Nonce and `jti` are consumed
@@ -99,7 +94,7 @@ impl Issuer {
         // answered with use_dpop_nonce and a fresh nonce.
         if config.require_dpop_nonce {
             let accepted = match claims.get("nonce").and_then(Value::as_str) {
-                Some(nonce) => taken(self.inner.store.take_once(NONCE_SCOPE, nonce, now).await)?,
+                Some(nonce) => self.inner.dpop_nonces.spend(nonce, now).await?,
                 None => false,
             };
             if !accepted {

@@ -52,7 +52,7 @@ use immerse_jose::Signer;
 use immerse_jose::jwe::DecryptionKey;
 use immerse_registry::client::RegistryClient;
 use immerse_status_list::IndexAllocator;
-use immerse_store::Store;
+use immerse_store::{OneTimeValues, Store};
 
 /// The issuer service: configuration, store, signing key, the registry it learns attester
 /// keys from, and the key credential requests may be encrypted to.
@@ -74,6 +74,10 @@ struct Inner {
     rotation: OnceLock<keys::RotationSetup>,
     rotation_state: tokio::sync::Mutex<keys::RotationState>,
     request_key: DecryptionKey,
+    /// The unauthenticated endpoints' values: stateless until spent (no row per request).
+    c_nonces: OneTimeValues,
+    dpop_nonces: OneTimeValues,
+    attestation_challenges: OneTimeValues,
     /// The list new credentials go into and its in-process index allocator. Replicas share no
     /// allocator; the store's primary key on (list, index) refuses a double allocation.
     allocator: Mutex<(String, IndexAllocator)>,
@@ -112,6 +116,9 @@ impl Issuer {
             inner: Arc::new(Inner {
                 allocator: Mutex::new((immerse_jose::base64url::random(12)?, allocator)),
                 config,
+                c_nonces: store.one_time_values(credential::C_NONCE_SCOPE),
+                dpop_nonces: store.one_time_values(dpop::NONCE_SCOPE),
+                attestation_challenges: store.one_time_values(client_auth::CHALLENGE_SCOPE),
                 store,
                 signer: RwLock::new(signer),
                 registry,

@@ -43,9 +43,11 @@ pub struct TokenResponse {
     pub authorization_details: Option<Vec<Value>>,
 }
 
-/// A grant that passed its checks: the offer it redeemed and the identifiers it grants.
+/// A grant that passed its checks: the offer it redeemed, the configurations it grants (all of
+/// the offer's, or what the authorization narrowed them to) and the identifiers it grants.
 struct Granted {
     offer_id: String,
+    configuration_ids: Vec<String>,
     credential_identifiers: Option<Vec<String>>,
 }
 
@@ -157,7 +159,9 @@ impl Issuer {
                     offer_id: row.offer_id,
                     // OpenID4VCI 1.0 s6.2: identifiers only for authorization_details; ours
                     // are the configuration ids themselves (one dataset per configuration).
-                    credential_identifiers: (row.by_details == 1).then_some(configuration_ids),
+                    credential_identifiers: (row.by_details == 1)
+                        .then(|| configuration_ids.clone()),
+                    configuration_ids,
                 }
             }
         };
@@ -175,6 +179,7 @@ impl Issuer {
                     .credential_identifiers
                     .as_ref()
                     .map(|ids| Value::from(ids.clone()).to_string()),
+                configuration_ids: Value::from(granted.configuration_ids).to_string(),
             })
             .await?;
         tracing::debug!(
@@ -239,8 +244,11 @@ impl Issuer {
                 ));
             }
         };
+        let configuration_ids = serde_json::from_str(&offer.configuration_ids)
+            .map_err(|err| IssuerError::Internal(err.to_string()))?;
         Ok(Granted {
             offer_id: offer.offer_id,
+            configuration_ids,
             credential_identifiers: None,
         })
     }

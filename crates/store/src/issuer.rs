@@ -62,6 +62,9 @@ pub struct AccessTokenRow {
     /// JSON array of the credential identifiers granted (OpenID4VCI 1.0 s6.2), when the grant
     /// came from `authorization_details`; `None` otherwise.
     pub credential_identifiers: Option<String>,
+    /// JSON array of the credential configuration ids the token grants: the offer's for a
+    /// pre-authorized code, those the scope or authorization_details authorized otherwise.
+    pub configuration_ids: String,
 }
 
 /// What a handle of the authorization code flow stands for.
@@ -351,7 +354,7 @@ impl Store {
     pub async fn insert_access_token(&self, row: &AccessTokenRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO issuer_access_tokens (token_hash, offer_id, client_id, jkt, expires_at, \
-             credential_identifiers) VALUES ($1, $2, $3, $4, $5, $6)",
+             credential_identifiers, configuration_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&row.token_hash)
         .bind(&row.offer_id)
@@ -359,6 +362,7 @@ impl Store {
         .bind(&row.jkt)
         .bind(row.expires_at)
         .bind(&row.credential_identifiers)
+        .bind(&row.configuration_ids)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -371,8 +375,9 @@ impl Store {
         now: i64,
     ) -> Result<Option<AccessTokenRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT token_hash, offer_id, client_id, jkt, expires_at, credential_identifiers \
-             FROM issuer_access_tokens WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT token_hash, offer_id, client_id, jkt, expires_at, credential_identifiers, \
+             configuration_ids FROM issuer_access_tokens \
+             WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)

@@ -3,11 +3,13 @@
 //! Architecture invariant: this is the only crate that writes SQL. Every query is written once,
 //! with `$N` placeholders, and runs on both backends through sqlx's `Any` driver; only the
 //! migrations differ per backend (`migrations/sqlite`, `migrations/postgres`), because the DDL
-//! dialects do. Features live in their own modules (`replay` for the replay cache).
+//! dialects do. Features live in their own modules (`replay` for the replay cache, `one_time` for
+//! the stateless nonces and challenges that only a spend records).
 
 #![forbid(unsafe_code)]
 
 mod issuer;
+mod one_time;
 mod registry;
 mod replay;
 mod verifier;
@@ -16,6 +18,7 @@ pub use issuer::{
     AccessTokenRow, AuthorizationKind, AuthorizationRow, CredentialRow, DeferredRow, OfferRow,
     Redemption, StatusListRow,
 };
+pub use one_time::OneTimeValues;
 pub use registry::{
     AdminTokenRow, AuditRow, CheckpointRow, EntityRow, KeyRow, LogLeafRow, SecretUse, WriteTx,
 };
@@ -72,6 +75,12 @@ pub enum StoreError {
     /// Applying the embedded migrations failed.
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The system's randomness or MAC failed (one-time values).
+    #[error("cryptography failed: {0}")]
+    Crypto(#[from] openssl::error::ErrorStack),
+    /// A one-time value key in the database is not 32 bytes of hex.
+    #[error("a stored one-time value key is corrupt")]
+    CorruptKey,
 }
 
 impl StoreError {

@@ -301,6 +301,78 @@ async fn scope_grants_requests_by_credential_configuration_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_issues_only_the_configurations_its_scope_authorized() {
+    // An offer of two configurations; the holder authorizes the scope of one. The token must
+    // not reach the other (OpenID4VCI 1.0 s8.3.1.2), and the refusal spends nothing.
+    const OTHER: &str = "pid_sd_jwt_copy";
+    let env = start(|config| {
+        config.redirect_uris.push(REDIRECT_URI.into());
+        let mut other = config.configurations[0].clone();
+        other.id = OTHER.into();
+        other.scope = "pid_copy".into();
+        other.vct = format!("{VCT}_copy");
+        config.configurations.push(other);
+    })
+    .await;
+    let wallet = Wallet::new();
+    let offer = env
+        .offer(json!({
+            "credential_configuration_ids": [CONFIGURATION, OTHER],
+            "claims": {"given_name": "Ada", "family_name": "Lovelace"},
+            "grant": "authorization_code",
+        }))
+        .await;
+    let issuer_state = offer.credential_offer["grants"][AUTHORIZATION_CODE_GRANT]["issuer_state"]
+        .as_str()
+        .unwrap();
+    let form = with(
+        with(
+            par_form(&wallet, issuer_state),
+            "authorization_details",
+            None,
+        ),
+        "scope",
+        Some("pid"),
+    );
+    let uri = request_uri(&env, &wallet, &form).await;
+    let code = code(&env, &wallet, &uri).await;
+    let response = redeem(&env, &wallet, &code, VERIFIER, REDIRECT_URI).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap();
+    let holder = SoftwareSigner::generate().unwrap();
+    let response_key = DecryptionKey::generate(Curve::P256).unwrap();
+    let mut jwk = response_key.public_jwk().to_object();
+    jwk.insert("alg".into(), "ECDH-ES".into());
+    let proof = env
+        .key_proof(&holder, &env.c_nonce().await, json!({}))
+        .await;
+    let request = |configuration: &str| {
+        json!({
+            "credential_configuration_id": configuration,
+            "proofs": {"jwt": [proof]},
+            "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
+        })
+    };
+    let response = env
+        .credential_request(&wallet, token, &request(OTHER))
+        .await;
+    let error = assert_error(response, 400, "unknown_credential_configuration").await;
+    assert!(
+        error["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("not granted by this access token"),
+        "{error}"
+    );
+    // The same proof and nonce still obtain what the scope did authorize.
+    let response = env
+        .credential_request(&wallet, token, &request(CONFIGURATION))
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_code_verifier_is_invalid_grant_and_spends_the_code() {
     let env = start_with_redirect().await;
     let wallet = Wallet::new();

@@ -8,3 +8,4 @@ mod notification;
 mod retries;
 mod support;
 mod token_errors;
+mod unauthenticated;

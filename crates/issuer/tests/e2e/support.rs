@@ -32,6 +32,8 @@ pub struct Env {
     pub registry_service: Registry,
     pub registry_url: String,
     pub registry_root: immerse_jose::PublicJwk,
+    /// The issuer's store, to see what a request left behind.
+    pub store: Store,
 }
 
 /// A wallet instance: its attested instance key and its DPoP key.
@@ -126,13 +128,8 @@ pub async fn start_with_key(issuer_key: Arc<dyn Signer>, tweak: impl FnOnce(&mut
         scopes: vec![SCOPE_OFFERS.into(), SCOPE_STATUS.into()],
     });
     tweak(&mut config);
-    let issuer = Issuer::new(
-        config,
-        Store::connect_in_memory().await.unwrap(),
-        issuer_key,
-        client.clone(),
-    )
-    .unwrap();
+    let store = Store::connect_in_memory().await.unwrap();
+    let issuer = Issuer::new(config, store.clone(), issuer_key, client.clone()).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     serve(listener, immerse_issuer::http::router(issuer.clone())).await;
@@ -145,6 +142,7 @@ pub async fn start_with_key(issuer_key: Arc<dyn Signer>, tweak: impl FnOnce(&mut
         registry_service: registry,
         registry_url,
         registry_root: root.public_jwk().clone(),
+        store,
     }
 }
 
