@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use immerse_jose::{PublicJwk, Signer, base64url};
-use immerse_store::{Replay, Store};
+use immerse_jose::{PublicJwk, Signer};
+use immerse_store::{OneTimeValues, Store};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::{IdentityPolicy, IdentityRefusal, ServiceAccountVerifier};
@@ -14,7 +14,7 @@ use crate::snp::{
 };
 use crate::{AttestationError, Evidence, EvidenceVerifier, TeeClaims, evidence::SnpEvidence};
 
-/// Scope of issued challenges in the store's one-time-value table.
+/// The purpose (and replay-cache scope) of this service's challenges.
 const CHALLENGE_SCOPE: &str = "attestation-challenge";
 
 /// Which TEE evidence the service demands.
@@ -111,7 +111,8 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// The Attestation Service.
 #[derive(Clone)]
 pub struct Attester {
-    store: Store,
+    /// Stateless until spent: a challenge request writes nothing.
+    challenges: OneTimeValues,
     signer: Arc<dyn Signer>,
     config: Arc<AttesterConfig>,
     verifier: Arc<SnpVerifier>,
@@ -135,7 +136,7 @@ impl Attester {
         clock: Clock,
     ) -> Self {
         Self {
-            store,
+            challenges: store.one_time_values(CHALLENGE_SCOPE),
             signer,
             config: Arc::new(config),
             verifier: Arc::new(verifier),
@@ -155,26 +156,18 @@ impl Attester {
         self.signer.public_jwk()
     }
 
-    /// A fresh random challenge, recorded as issued until it expires.
+    /// A fresh challenge, accepted once until it expires; issuing it writes nothing.
     pub async fn challenge(&self) -> Result<Challenge, AttestError> {
-        let mut bytes = [0u8; 32];
-        openssl::rand::rand_bytes(&mut bytes)
-            .map_err(|err| AttestError::Internal(err.to_string()))?;
-        let challenge = base64url::encode(bytes);
-        let now = self.now();
-        let expires_at = now + self.config.challenge_lifetime;
-        match self
-            .store
-            .check_and_record_at(CHALLENGE_SCOPE, &challenge, expires_at, now)
+        let expires_at = self.now() + self.config.challenge_lifetime;
+        let attestation_challenge = self
+            .challenges
+            .issue(expires_at)
             .await
-        {
-            Ok(Replay::Fresh) => Ok(Challenge {
-                attestation_challenge: challenge,
-                expires_at,
-            }),
-            Ok(Replay::Replayed) => Err(AttestError::Internal("random challenge collided".into())),
-            Err(err) => Err(AttestError::Internal(err.to_string())),
-        }
+            .map_err(|err| AttestError::Internal(err.to_string()))?;
+        Ok(Challenge {
+            attestation_challenge,
+            expires_at,
+        })
     }
 
     /// Checks the challenge (consumed here, whatever follows), the instance key, the service
@@ -182,8 +175,8 @@ impl Attester {
     pub async fn attest(&self, request: AttestRequest) -> Result<String, AttestError> {
         let now = self.now();
         let fresh = self
-            .store
-            .take_once(CHALLENGE_SCOPE, &request.attestation_challenge, now)
+            .challenges
+            .spend(&request.attestation_challenge, now)
             .await
             .map_err(|err| AttestError::Internal(err.to_string()))?;
         if !fresh {

@@ -88,6 +88,10 @@ async fn api_server() -> String {
 }
 
 async fn attester(tee: TeeMode) -> (Attester, Arc<SoftwareSigner>) {
+    attester_on(Store::connect_in_memory().await.unwrap(), tee).await
+}
+
+async fn attester_on(store: Store, tee: TeeMode) -> (Attester, Arc<SoftwareSigner>) {
     let api = api_server().await;
     let reviewer = TokenReviewer::from_config(kube::Config::new(api.parse().unwrap())).unwrap();
     let a_key = Arc::new(SoftwareSigner::generate().unwrap());
@@ -101,7 +105,7 @@ async fn attester(tee: TeeMode) -> (Attester, Arc<SoftwareSigner>) {
     ))
     .unwrap();
     let attester = Attester::new(
-        Store::connect_in_memory().await.unwrap(),
+        store,
         a_key.clone(),
         config,
         SnpVerifier::new(PLATFORM.amd.trust_anchors()),
@@ -176,6 +180,25 @@ async fn a_challenge_is_used_once() {
         attester.attest(unknown).await,
         Err(AttestError::InvalidChallenge)
     ));
+}
+
+#[tokio::test]
+async fn a_challenge_request_writes_nothing_until_the_challenge_is_spent() {
+    let store = Store::connect_in_memory().await.unwrap();
+    let (attester, _) = attester_on(store.clone(), TeeMode::SevSnp).await;
+    for _ in 0..100 {
+        attester.challenge().await.unwrap();
+    }
+    assert_eq!(
+        store.replay_entries("attestation-challenge").await.unwrap(),
+        0
+    );
+    let (request, _) = request(&attester, "wallet-token", |_| {}).await;
+    attester.attest(request).await.expect("attested");
+    assert_eq!(
+        store.replay_entries("attestation-challenge").await.unwrap(),
+        1
+    );
 }
 
 async fn request_with_unknown_challenge(attester: &Attester) -> (AttestRequest, SoftwareSigner) {
