@@ -227,7 +227,7 @@ impl Admission {
                     continue;
                 }
             };
-            let name = format!("{}/{}", image.registry(), image.repository());
+            let name = image.name();
             let matching: Vec<&CompiledPolicy> = policies.matching(&name, &labels);
             if matching.is_empty() {
                 let message = format!(
@@ -339,8 +339,7 @@ impl Admission {
                     .patch
                     .push(PatchOperation::Replace(ReplaceOperation {
                         path,
-                        value: format!("{}/{}@{digest}", image.registry(), image.repository())
-                            .into(),
+                        value: format!("{}@{digest}", image.name()).into(),
                     }));
             }
         }

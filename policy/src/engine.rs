@@ -222,10 +222,7 @@ impl Engine {
         policy: Arc<CompiledPolicy>,
         credentials: Credentials,
     ) -> Pending {
-        let key: CacheKey = (
-            format!("{}/{}@{digest}", image.registry(), image.repository()),
-            policy.hash.clone(),
-        );
+        let key: CacheKey = (format!("{}@{digest}", image.name()), policy.hash.clone());
         {
             let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((expires, outcome)) = verified.get(&key)

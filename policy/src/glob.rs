@@ -29,6 +29,7 @@ impl ImageGlob {
         if pattern.contains("***") {
             return Err(format!("image pattern {pattern:?} has `***`"));
         }
+        check_canonical(pattern)?;
         Ok(Self {
             pattern: pattern.to_owned(),
         })
@@ -97,6 +98,35 @@ impl ImageGlob {
     }
 }
 
+/// Names are matched as the runtime pulls them (`ImageRef` normalises them): a pattern in
+/// another spelling would match nothing, and silently govern nothing, so it is refused with the
+/// spelling that works.
+fn check_canonical(pattern: &str) -> Result<(), String> {
+    let Some((host, rest)) = pattern.split_once('/') else {
+        return Ok(());
+    };
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
+            "image pattern {pattern:?}: registry hosts are compared in lower case; write {:?}",
+            host.to_ascii_lowercase()
+        ));
+    }
+    if host == immerse_oci::reference::DOCKER_HUB_LEGACY {
+        return Err(format!(
+            "image pattern {pattern:?}: Docker Hub is named {}; write {}/{rest}",
+            immerse_oci::reference::DOCKER_HUB,
+            immerse_oci::reference::DOCKER_HUB
+        ));
+    }
+    if host == immerse_oci::reference::DOCKER_HUB && !rest.contains('/') && rest != "**" {
+        return Err(format!(
+            "image pattern {pattern:?}: Docker Hub names have a namespace; official images are {}/library/{rest}",
+            immerse_oci::reference::DOCKER_HUB
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,11 +163,34 @@ mod tests {
         assert!(ImageGlob::new("ghcr.io/***").is_err());
     }
 
+    #[test]
+    fn patterns_spelled_otherwise_than_the_runtime_pulls_are_refused() {
+        for (pattern, hint) in [
+            ("GHCR.io/immerse/*", "\"ghcr.io\""),
+            (
+                "index.docker.io/library/nginx",
+                "write docker.io/library/nginx",
+            ),
+            ("docker.io/nginx", "docker.io/library/nginx"),
+            ("docker.io/*", "docker.io/library/*"),
+        ] {
+            let refusal = ImageGlob::new(pattern).unwrap_err();
+            assert!(refusal.contains(hint), "{pattern}: {refusal}");
+        }
+        for pattern in ["docker.io/library/nginx", "docker.io/**", "docker.io/*/app"] {
+            assert!(ImageGlob::new(pattern).is_ok(), "{pattern}");
+        }
+    }
+
     proptest! {
         #[test]
         fn a_literal_pattern_matches_only_itself(name in "[a-z0-9./:-]{1,40}", other in "[a-z0-9./:-]{1,40}") {
             prop_assume!(!name.contains('*') && !name.contains('?'));
-            let glob = ImageGlob::new(&name).expect("pattern");
+            // A Docker Hub spelling the runtime would not pull is refused, not matched.
+            let Ok(glob) = ImageGlob::new(&name) else {
+                prop_assert!(name.starts_with("docker.io/") || name.starts_with("index.docker.io/"));
+                return Ok(());
+            };
             prop_assert!(glob.matches(&name));
             prop_assert_eq!(glob.matches(&other), other == name);
         }

@@ -426,3 +426,45 @@ async fn a_policy_change_re_runs_every_check() {
         2.0
     );
 }
+
+#[tokio::test]
+async fn every_spelling_of_a_docker_hub_image_is_governed_by_its_policy() {
+    // The runtime pulls docker.io/library/nginx for each of these names: none may slip past
+    // the enforce policy into the "unmatched: allow" door. Unpinned, so each is judged (and
+    // denied) without reaching Docker Hub.
+    let policy = format!(
+        "apiVersion: immerse.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {{name: hub}}\nspec:\n  images: [\"docker.io/library/nginx\"]\n  mode: enforce\n  authorities:\n  - name: k\n    key:\n      allowMissingTlog: true\n      publicKey: |\n{}\n",
+        key_pem(&SoftwareSigner::generate().unwrap())
+            .lines()
+            .map(|l| format!("        {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let config = AdmissionConfig {
+        unmatched: immerse_policy::admission::Unmatched::Allow,
+        ..Default::default()
+    };
+    let Some(hook) = Webhook::start_with("enforce", config, Some(policy)).await else {
+        return;
+    };
+    for image in [
+        "nginx:1.27",
+        "docker.io/nginx:1.27",
+        "docker.io/library/nginx:1.27",
+        "index.docker.io/nginx:1.27",
+        "index.docker.io/library/nginx:1.27",
+        "Docker.IO/library/nginx:1.27",
+    ] {
+        let response = hook.validate("apps", image, None).await;
+        assert_denied(&response, "is not pinned by digest");
+        assert!(
+            message(&response).contains("docker.io/library/nginx@sha256:"),
+            "{image}: {response}"
+        );
+    }
+    // An image no policy governs is still let through by this configuration.
+    let response = hook
+        .validate("apps", "docker.io/library/redis:7", None)
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+}

@@ -146,7 +146,7 @@ async fn sign(args: SignArgs) -> Result<(), CliError> {
     let digest = resolve_digest(&repo, &image).await?;
     let signer = args.key.open_signer().await?;
     // cosign names the repository (`registry/repo`) in the simple-signing payload.
-    let docker_reference = format!("{}/{}", image.registry(), image.repository());
+    let docker_reference = image.name();
     let written = sign_image(&repo, &digest, &docker_reference, signer.as_ref())
         .await
         .map_err(chain)?;
@@ -161,7 +161,7 @@ async fn attest(args: AttestArgs) -> Result<(), CliError> {
     let client = args.registry.client(&image)?;
     let repo = client.repository(image.repository()).map_err(oci)?;
     let digest = resolve_digest(&repo, &image).await?;
-    let name = format!("{}/{}", image.registry(), image.repository());
+    let name = image.name();
     let statement = image_statement(&name, &digest, &predicate_type, &predicate).map_err(chain)?;
     let signer = args.key.open_signer().await?;
     let written = attest_image(&repo, &digest, &statement, signer.as_ref())
@@ -198,7 +198,7 @@ fn print_written(image: &ImageRef, digest: &Digest, written: &immerse_slsa::sign
     println!(
         "{}",
         json!({
-            "image": format!("{}/{}@{digest}", image.registry(), image.repository()),
+            "image": format!("{}@{digest}", image.name()),
             "legacy_manifest": written.legacy.digest.to_string(),
             "referrer_manifest": written.referrer.digest.to_string(),
         })

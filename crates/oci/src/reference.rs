@@ -1,8 +1,10 @@
 //! Image references, `registry[:port]/repository[:tag][@digest]`, following the grammar of
 //! distribution/reference (`reference.go`), which the distribution spec cites for names and tags.
 //!
-//! Normalisation follows Docker: a first component that is not a host (no `.` or `:`, and not
-//! `localhost`) means Docker Hub (`docker.io`), and a single-component Hub name gets `library/`.
+//! Normalisation follows Docker and containerd, so that a policy judges the image the runtime
+//! pulls: a first component that is not a host (no `.` or `:`, and not `localhost`) means Docker
+//! Hub (`docker.io`); the host is case-insensitive (kept lower case); `index.docker.io` is
+//! `docker.io`; and a single-component Hub name gets `library/`, however the Hub was named.
 
 use std::fmt;
 use std::str::FromStr;
@@ -14,6 +16,8 @@ use crate::error::{OciError, Result};
 pub const DOCKER_HUB: &str = "docker.io";
 /// The host that serves Docker Hub's distribution API.
 pub const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
+/// Docker Hub's legacy name, which the Docker CLI and containerd treat as [`DOCKER_HUB`].
+pub const DOCKER_HUB_LEGACY: &str = "index.docker.io";
 /// distribution/reference: `NameTotalLengthMax`.
 const NAME_MAX: usize = 255;
 /// distribution-spec: tags are at most 128 characters.
@@ -64,10 +68,15 @@ impl ImageRef {
                 if !valid_host(first) {
                     return Err(bad("invalid registry host"));
                 }
-                (first.to_owned(), remainder.to_owned())
+                (canonical_host(first), remainder.to_owned())
             }
             Some(_) => (DOCKER_HUB.to_owned(), name.to_owned()),
             None => (DOCKER_HUB.to_owned(), format!("library/{name}")),
+        };
+        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
         };
         if !valid_repository(&repository) {
             return Err(bad(
@@ -121,6 +130,11 @@ impl ImageRef {
 
     pub fn repository(&self) -> &str {
         &self.repository
+    }
+
+    /// `registry/repository`, normalised: the name policies match and signatures name.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -230,6 +244,16 @@ fn valid_component(c: &str) -> bool {
     }
 }
 
+/// A registry host as the runtime compares it: lower case, Docker Hub under one name.
+pub fn canonical_host(host_port: &str) -> String {
+    let host = host_port.to_ascii_lowercase();
+    if host == DOCKER_HUB_LEGACY {
+        DOCKER_HUB.to_owned()
+    } else {
+        host
+    }
+}
+
 /// `host[:port]`, host being DNS labels joined by '.', or a bracketed IPv6 address.
 pub fn valid_host(host_port: &str) -> bool {
     let (host, port) = if let Some(rest) = host_port.strip_prefix('[') {
@@ -313,6 +337,25 @@ mod tests {
             assert_eq!(r.tag(), *tag, "{s}");
             assert_eq!(r.digest().is_some(), *has_digest, "{s}");
         }
+        // One image, however the runtime would be told its name.
+        for variant in [
+            "nginx",
+            "docker.io/nginx",
+            "docker.io/library/nginx",
+            "index.docker.io/nginx",
+            "index.docker.io/library/nginx",
+            "Docker.IO/library/nginx",
+            "INDEX.docker.io/nginx",
+        ] {
+            let r = ImageRef::parse(variant).unwrap();
+            assert_eq!(
+                (r.registry(), r.repository()),
+                ("docker.io", "library/nginx"),
+                "{variant}"
+            );
+        }
+        let r = ImageRef::parse("Reg.Example:5000/team/app").unwrap();
+        assert_eq!(r.registry(), "reg.example:5000");
         let r = ImageRef::parse(&format!("reg.io/app:v1@{D}")).unwrap();
         assert_eq!(r.reference(), D);
         assert_eq!(r.to_string(), format!("reg.io/app:v1@{D}"));
