@@ -10,6 +10,9 @@ use crate::model::Role;
 pub enum RegistryError {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The request body is over the limit ([`crate::http::MAX_BODY_BYTES`]).
+    #[error("request body over {0} bytes")]
+    BodyTooLarge(usize),
     /// The submitted key is refused (private member, symmetric, curve, size, off-curve).
     #[error("key refused: {0}")]
     InvalidKey(immerse_jose::Error),
@@ -70,6 +73,7 @@ impl RegistryError {
         use RegistryError as E;
         match self {
             E::InvalidRequest(_) => ("invalid_request", StatusCode::BAD_REQUEST),
+            E::BodyTooLarge(_) => ("invalid_request", StatusCode::PAYLOAD_TOO_LARGE),
             E::InvalidKey(_) | E::UnsupportedAlgorithm(_) => {
                 ("invalid_key", StatusCode::BAD_REQUEST)
             }

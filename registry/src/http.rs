@@ -1,22 +1,36 @@
 //! The registry's HTTP edge: extract, call a [`Registry`] function, map the result.
+//!
+//! Order of checks on every route: path segments (`{id}` by the validator `create_entity`
+//! uses, `{kid}` as a thumbprint), then the admin token where one is needed, then the body
+//! (at most [`MAX_BODY_BYTES`]). Each failure is a typed [`RegistryError`]. What is refused
+//! before the caller authenticated is counted per peer address, never written per request
+//! (see `refusals.rs`); serve the router with `into_make_service_with_connect_info::<SocketAddr>`
+//! so that the peer is known.
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequestParts, MatchedPath, Path, Query, State,
+};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{Scope, authorize};
 use crate::model::RevocationReason;
-use crate::{AdminKey, KeySubmission, NewEntity, Registry, RegistryError};
+use crate::refusals::bounded;
+use crate::service::{check_entity_id, check_kid};
+use crate::{AdminKey, KeySubmission, NewEntity, Peer, Registry, RegistryError};
 
-/// Request bodies above this are refused before they are read (SYSTEM.md s5).
+/// Request bodies above this are refused, unread when their length is declared (SYSTEM.md s5).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// How much of an extractor's own complaint an error description repeats.
+const MAX_REJECTION_TEXT: usize = 200;
 
 type Result<T> = std::result::Result<T, RegistryError>;
 
@@ -43,7 +57,7 @@ pub fn router(registry: Registry) -> Router {
         .route("/admin/v1/entities/{id}/keys/{kid}/retire", post(retire))
         .route("/admin/v1/entities/{id}/keys/{kid}/revoke", post(revoke))
         .route("/admin/v1/audit", get(audit))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
@@ -52,48 +66,240 @@ pub fn router(registry: Registry) -> Router {
         .with_state(registry)
 }
 
-/// A JSON body whose parse failure is an OAuth `invalid_request`, not axum's plain text.
-struct JsonBody<T>(T);
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
 
-impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        Ok(peer(parts))
+    }
+}
+
+/// The connection's address, from axum's `ConnectInfo` (never from a header).
+fn peer(parts: &Parts) -> Peer {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(Peer::UNKNOWN, |ConnectInfo(address)| Peer::from(*address))
+}
+
+/// Marks a request whose admin token was accepted: what is refused after that is the
+/// operator's, answered as before and never counted as anonymous.
+#[derive(Clone, Copy)]
+struct Authenticated;
+
+/// Counts a refusal made at the edge, before the caller authenticated (a malformed path or
+/// body, a missing or unknown token), on every route. A successful public read is not counted.
+async fn refused_at_edge(
+    registry: &Registry,
+    parts: &Parts,
+    action: &'static str,
+    err: &RegistryError,
+) {
+    let authenticated = parts.extensions.get::<Authenticated>().is_some();
+    if authenticated || !err.is_refusal() {
+        return;
+    }
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or("?", MatchedPath::as_str)
+        .to_owned();
+    let method = parts.method.clone();
+    registry
+        .count_refusal(peer(parts), action, err.code_and_status().0, || {
+            format!("{method} {route}: {err}")
+        })
+        .await;
+}
+
+/// The route's path parameters, each checked by its one validator: `{id}` as `create_entity`
+/// checks entity ids, `{kid}` as a thumbprint. Runs before anything else on its route, so a
+/// malformed or oversized segment costs no database read, signature check or audit row.
+async fn checked_path(parts: &mut Parts, registry: &Registry) -> Result<Vec<(String, String)>> {
+    let checked = match Path::<Vec<(String, String)>>::from_request_parts(parts, registry).await {
+        Err(rejection) => Err(RegistryError::InvalidRequest(format!(
+            "path: {}",
+            bounded(&rejection.body_text(), MAX_REJECTION_TEXT)
+        ))),
+        Ok(Path(params)) => params
+            .iter()
+            .try_for_each(|(name, value)| match name.as_str() {
+                "id" => check_entity_id(value),
+                "kid" => check_kid(value),
+                _ => Ok(()),
+            })
+            .map(|()| params),
+    };
+    if let Err(err) = &checked {
+        refused_at_edge(registry, parts, "request.path", err).await;
+    }
+    checked
+}
+
+fn param(params: &mut Vec<(String, String)>, name: &str) -> Result<String> {
+    params
+        .iter()
+        .position(|(key, _)| key == name)
+        .map(|at| params.swap_remove(at).1)
+        .ok_or_else(|| RegistryError::InvalidRequest(format!("path: no {name}")))
+}
+
+/// The `{id}` of the route, a well-formed entity id.
+struct EntityPath(String);
+
+impl FromRequestParts<Registry> for EntityPath {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, registry: &Registry) -> Result<Self> {
+        let mut params = checked_path(parts, registry).await?;
+        Ok(Self(param(&mut params, "id")?))
+    }
+}
+
+/// The `{id}` and `{kid}` of the route, both well-formed.
+struct EntityKeyPath(String, String);
+
+impl FromRequestParts<Registry> for EntityKeyPath {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, registry: &Registry) -> Result<Self> {
+        let mut params = checked_path(parts, registry).await?;
+        Ok(Self(param(&mut params, "id")?, param(&mut params, "kid")?))
+    }
+}
+
+/// A path parameter other than an entity id or kid (a log index), typed or `invalid_request`.
+struct Segment<T>(T);
+
+impl<T, S> FromRequestParts<S> for Segment<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| Self(value))
+            .map_err(|rejection| {
+                RegistryError::InvalidRequest(format!(
+                    "path: {}",
+                    bounded(&rejection.body_text(), MAX_REJECTION_TEXT)
+                ))
+            })
+    }
+}
+
+/// Query parameters, typed or `invalid_request`.
+struct Params<T>(T);
+
+impl<T, S> FromRequestParts<S> for Params<T>
 where
     T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = RegistryError;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self> {
-        Json::<T>::from_request(request, state)
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        Query::<T>::from_request_parts(parts, state)
             .await
-            .map(|Json(value)| JsonBody(value))
-            .map_err(|rejection| RegistryError::InvalidRequest(rejection.body_text()))
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| {
+                RegistryError::InvalidRequest(format!(
+                    "query: {}",
+                    bounded(&rejection.body_text(), MAX_REJECTION_TEXT)
+                ))
+            })
     }
 }
 
-/// The authenticated admin (scope `registry:admin`). As an extractor it runs before the body
-/// is read, so an unauthenticated caller learns nothing about the body's validity.
-struct Admin(String);
+/// A JSON body whose parse failure is an OAuth `invalid_request` (413 when over
+/// [`MAX_BODY_BYTES`]), not axum's plain text.
+struct JsonBody<T>(T);
 
-impl axum::extract::FromRequestParts<Registry> for Admin {
+impl<T> axum::extract::FromRequest<Registry> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
     type Rejection = RegistryError;
 
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        registry: &Registry,
-    ) -> Result<Self> {
-        admin(registry, &parts.headers, Scope::Admin)
+    async fn from_request(request: axum::extract::Request, registry: &Registry) -> Result<Self> {
+        let (parts, body) = request.into_parts();
+        let request = axum::extract::Request::from_parts(parts.clone(), body);
+        let parsed = Json::<T>::from_request(request, registry)
             .await
-            .map(Admin)
+            .map(|Json(value)| value)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    RegistryError::BodyTooLarge(MAX_BODY_BYTES)
+                } else {
+                    RegistryError::InvalidRequest(bounded(
+                        &rejection.body_text(),
+                        MAX_REJECTION_TEXT,
+                    ))
+                }
+            });
+        match parsed {
+            Ok(value) => Ok(JsonBody(value)),
+            Err(err) => {
+                refused_at_edge(registry, &parts, "request.body", &err).await;
+                Err(err)
+            }
+        }
     }
 }
 
-async fn admin(registry: &Registry, headers: &HeaderMap, scope: Scope) -> Result<String> {
-    let token = headers
+/// The authenticated admin (scope `registry:admin`). As an extractor it runs after the path
+/// and before the body is read, so an unauthenticated caller learns nothing about the body.
+struct Admin(String);
+
+impl FromRequestParts<Registry> for Admin {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, registry: &Registry) -> Result<Self> {
+        authenticate(parts, registry, Scope::Admin).await.map(Admin)
+    }
+}
+
+/// A holder of scope `registry:audit`.
+struct Auditor;
+
+impl FromRequestParts<Registry> for Auditor {
+    type Rejection = RegistryError;
+
+    async fn from_request_parts(parts: &mut Parts, registry: &Registry) -> Result<Self> {
+        authenticate(parts, registry, Scope::Audit)
+            .await
+            .map(|_| Auditor)
+    }
+}
+
+/// The principal of the bearer token, which must carry `scope`. A missing or unknown token is
+/// counted against the peer; a valid token without the scope is refused as before.
+async fn authenticate(parts: &mut Parts, registry: &Registry, scope: Scope) -> Result<String> {
+    let token = parts
+        .headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .ok_or(RegistryError::Unauthenticated)?;
-    authorize(registry.store(), token.trim(), scope, registry.now()).await
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let result = match token {
+        None => Err(RegistryError::Unauthenticated),
+        Some(token) => authorize(registry.store(), token.trim(), scope, registry.now()).await,
+    };
+    match &result {
+        Ok(_) => {
+            parts.extensions.insert(Authenticated);
+        }
+        Err(err @ RegistryError::Unauthenticated) => {
+            refused_at_edge(registry, parts, "admin.authenticate", err).await;
+        }
+        Err(_) => {}
+    }
+    result
 }
 
 /// A public document with an ETag over its exact bytes, cacheable for one publication window.
@@ -143,7 +349,7 @@ async fn entity_configuration(
 
 async fn jwks(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
+    EntityPath(id): EntityPath,
     headers: HeaderMap,
 ) -> Result<Response> {
     let set = registry.jwks(&id).await?;
@@ -159,7 +365,7 @@ async fn jwks(
 
 async fn statement(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
+    EntityPath(id): EntityPath,
     headers: HeaderMap,
 ) -> Result<Response> {
     let token = registry.entity_statement(&id).await?;
@@ -173,7 +379,7 @@ async fn statement(
 
 async fn historical_keys(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
+    EntityPath(id): EntityPath,
     headers: HeaderMap,
 ) -> Result<Response> {
     let token = registry.historical_keys(&id).await?;
@@ -197,7 +403,10 @@ async fn checkpoint(State(registry): State<Registry>) -> Result<Response> {
         .into_response())
 }
 
-async fn inclusion(State(registry): State<Registry>, Path(index): Path<u64>) -> Result<Response> {
+async fn inclusion(
+    State(registry): State<Registry>,
+    Segment(index): Segment<u64>,
+) -> Result<Response> {
     Ok(Json(registry.inclusion_proof(index).await?).into_response())
 }
 
@@ -209,7 +418,7 @@ struct ConsistencyQuery {
 
 async fn consistency(
     State(registry): State<Registry>,
-    Query(query): Query<ConsistencyQuery>,
+    Params(query): Params<ConsistencyQuery>,
 ) -> Result<Response> {
     let proof = registry.consistency_proof(query.from, query.to).await?;
     Ok(
@@ -220,10 +429,11 @@ async fn consistency(
 
 async fn submit_key(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
+    EntityPath(id): EntityPath,
+    peer: Peer,
     JsonBody(submission): JsonBody<KeySubmission>,
 ) -> Result<Response> {
-    let key = registry.submit_key(&id, submission).await?;
+    let key = registry.submit_key(peer, &id, submission).await?;
     Ok((StatusCode::CREATED, Json(key)).into_response())
 }
 
@@ -236,10 +446,16 @@ struct RetirementRequest {
 
 async fn retire_own_key(
     State(registry): State<Registry>,
-    Path((id, kid)): Path<(String, String)>,
+    EntityKeyPath(id, kid): EntityKeyPath,
+    peer: Peer,
     JsonBody(request): JsonBody<RetirementRequest>,
 ) -> Result<Response> {
-    Ok(Json(registry.retire_own_key(&id, &kid, &request.proof).await?).into_response())
+    Ok(Json(
+        registry
+            .retire_own_key(peer, &id, &kid, &request.proof)
+            .await?,
+    )
+    .into_response())
 }
 
 async fn create_entity(
@@ -258,35 +474,32 @@ async fn create_entity(
 
 async fn enrolment_secret(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    EntityPath(id): EntityPath,
+    Admin(actor): Admin,
 ) -> Result<Response> {
-    let actor = admin(&registry, &headers, Scope::Admin).await?;
     let enrolment = registry.new_enrolment_secret(&actor, &id).await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(enrolment)).into_response())
 }
 
 async fn suspend(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    EntityPath(id): EntityPath,
+    Admin(actor): Admin,
 ) -> Result<Response> {
-    let actor = admin(&registry, &headers, Scope::Admin).await?;
     Ok(Json(registry.set_suspended(&actor, &id, true).await?).into_response())
 }
 
 async fn reactivate(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
+    EntityPath(id): EntityPath,
+    Admin(actor): Admin,
 ) -> Result<Response> {
-    let actor = admin(&registry, &headers, Scope::Admin).await?;
     Ok(Json(registry.set_suspended(&actor, &id, false).await?).into_response())
 }
 
 async fn add_key(
     State(registry): State<Registry>,
-    Path(id): Path<String>,
+    EntityPath(id): EntityPath,
     Admin(actor): Admin,
     JsonBody(request): JsonBody<AdminKey>,
 ) -> Result<Response> {
@@ -296,10 +509,9 @@ async fn add_key(
 
 async fn retire(
     State(registry): State<Registry>,
-    Path((id, kid)): Path<(String, String)>,
-    headers: HeaderMap,
+    EntityKeyPath(id, kid): EntityKeyPath,
+    Admin(actor): Admin,
 ) -> Result<Response> {
-    let actor = admin(&registry, &headers, Scope::Admin).await?;
     Ok(Json(registry.retire_key(&actor, &id, &kid).await?).into_response())
 }
 
@@ -316,7 +528,7 @@ fn unspecified() -> RevocationReason {
 
 async fn revoke(
     State(registry): State<Registry>,
-    Path((id, kid)): Path<(String, String)>,
+    EntityKeyPath(id, kid): EntityKeyPath,
     Admin(actor): Admin,
     JsonBody(request): JsonBody<RevokeRequest>,
 ) -> Result<Response> {
@@ -340,10 +552,9 @@ fn default_limit() -> i64 {
 
 async fn audit(
     State(registry): State<Registry>,
-    headers: HeaderMap,
-    Query(query): Query<AuditQuery>,
+    _: Auditor,
+    Params(query): Params<AuditQuery>,
 ) -> Result<Response> {
-    admin(&registry, &headers, Scope::Audit).await?;
     let records = registry.audit_records(query.limit).await?;
     let body: Vec<_> = records
         .into_iter()

@@ -13,10 +13,14 @@ pub mod http;
 pub mod log;
 pub mod model;
 pub mod publish;
+mod refusals;
 mod service;
 
 pub use config::{Config, ConfigFile};
 pub use error::RegistryError;
+pub use refusals::{
+    ANONYMOUS, MAX_AUDIT_DETAIL, MAX_REFUSAL_COUNTERS, Peer, REFUSAL_WINDOW_SECONDS,
+};
 pub use service::{
     AdminKey, COUNTERSIGNATURE_TYP, Clock, Enrolment, KEY_PROOF_TYP, KEY_RETIREMENT_TYP,
     KeySubmission, KeyWindow, NewEntity, Registry,

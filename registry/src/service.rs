@@ -15,6 +15,7 @@ use crate::model::{
     Allowances, Entity, EntityStatus, KeyInvalid, KeyRecord, KeyStatus, KeyUseName, Retention,
     RevocationReason, Role, key_valid_at,
 };
+use crate::refusals::{MAX_AUDIT_DETAIL, Peer, RefusalTally, bounded};
 use crate::{Config, RegistryError};
 
 /// JOSE `typ` of a key registration (the proof of possession, signed by the new key).
@@ -29,6 +30,9 @@ pub const KEY_RETIREMENT_TYP: &str = "key-retirement+jwt";
 const MAX_WRITE_ATTEMPTS: usize = 8;
 /// Longest entity id accepted.
 const MAX_ENTITY_ID_LEN: usize = 256;
+/// Longest kid accepted. The registry's kids are base64url SHA-256 thumbprints (43 bytes); this
+/// leaves room for longer digests and refuses anything else before it reaches the database.
+const MAX_KID_LEN: usize = 128;
 
 /// Runs `$body` in a write transaction bound to `$tx` and commits; when another replica
 /// appended first (a conflict on the log index), the whole body runs again on the new state.
@@ -73,8 +77,10 @@ pub struct Registry {
     pub(crate) store: Store,
     pub(crate) signer: Arc<dyn Signer>,
     pub(crate) config: Arc<Config>,
-    clock: Clock,
+    pub(crate) clock: Clock,
     pub(crate) cache: Arc<crate::publish::SignedCache>,
+    /// Refusals of callers that never authenticated, counted rather than written per request.
+    pub(crate) refusals: Arc<RefusalTally>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +157,7 @@ impl Registry {
             config: Arc::new(config),
             clock,
             cache: Arc::default(),
+            refusals: Arc::default(),
         }
     }
 
@@ -305,13 +312,20 @@ impl Registry {
 
     /// Registers a key sent by the entity: proof of possession by the new key, plus either the
     /// enrolment secret (first key) or a countersignature by one of its valid keys.
+    ///
+    /// The caller is authenticated as the entity once the secret or the countersignature was
+    /// accepted and every `jti` was fresh; a refusal before that is counted under `peer` (see
+    /// `refusals.rs`), one after it is audited under the entity.
     pub async fn submit_key(
         &self,
+        peer: Peer,
         entity_id: &str,
         submission: KeySubmission,
     ) -> Result<KeyRecord, RegistryError> {
         let mut kid = None;
+        let mut authenticated = false;
         let result = async {
+            check_entity_id(entity_id)?;
             let now = self.now();
             let algorithms = &self.config.key_algorithms;
             let validation = self.proof_validation(KEY_PROOF_TYP, entity_id, algorithms, now);
@@ -353,6 +367,7 @@ impl Registry {
                 log_index: 0,
             };
             write_retrying!(self, |tx| {
+                authenticated = false;
                 let entity = load_entity(&mut tx, entity_id).await?;
                 if entity.status == EntityStatus::Suspended {
                     return Err(RegistryError::EntitySuspended(entity_id.to_owned()));
@@ -392,10 +407,14 @@ impl Registry {
                 }
                 self.record_jti(&mut tx, entity_id, &jti, proof_exp, now)
                     .await?;
+                authenticated = true;
                 self.insert_key(&mut tx, record.clone(), now).await
             })
         }
         .await;
+        if !authenticated {
+            return self.refused_anonymously(peer, "key.submit", result).await;
+        }
         self.audit(
             entity_id,
             "key.submit",
@@ -482,15 +501,23 @@ impl Registry {
     /// keys. Key rotation uses it, so a service needs no admin token to retire the key it
     /// replaced. Retiring only narrows what an entity's keys can do (the key stays valid for the
     /// retention), so any valid key of the entity may ask; revocation stays an admin's act.
+    /// Authenticated once the request verified and its `jti` was fresh; refusals before that are
+    /// counted under `peer`, as in [`Self::submit_key`].
     pub async fn retire_own_key(
         &self,
+        peer: Peer,
         entity_id: &str,
         kid: &str,
         proof: &str,
     ) -> Result<KeyRecord, RegistryError> {
+        if let Err(err) = check_entity_id(entity_id).and_then(|()| check_kid(kid)) {
+            return self.refused_anonymously(peer, "key.retire", Err(err)).await;
+        }
         let now = self.now();
         let algorithms = &self.config.key_algorithms;
+        let mut authenticated = false;
         let result = write_retrying!(self, |tx| {
+            authenticated = false;
             let entity = load_entity(&mut tx, entity_id).await?;
             if entity.status == EntityStatus::Suspended {
                 return Err(RegistryError::EntitySuspended(entity_id.to_owned()));
@@ -505,8 +532,12 @@ impl Registry {
             }
             let (jti, exp) = self.proof_claims(&verified.claims, now)?;
             self.record_jti(&mut tx, entity_id, &jti, exp, now).await?;
+            authenticated = true;
             self.change_key_in(&mut tx, entity_id, kid, None, now).await
         });
+        if !authenticated {
+            return self.refused_anonymously(peer, "key.retire", result).await;
+        }
         self.audit(entity_id, "key.retire", Some(entity_id), Some(kid), result)
             .await
     }
@@ -722,7 +753,8 @@ impl Registry {
 
     /// Records the decision in the audit trail and passes the result through. A failure to
     /// write the audit record fails the request: an unaudited change is not acceptable. Server
-    /// errors are not decisions; the HTTP layer logs them.
+    /// errors are not decisions; the HTTP layer logs them. `actor` is always an authenticated
+    /// principal; a caller that did not authenticate goes through [`Self::refused_anonymously`].
     async fn audit<T>(
         &self,
         actor: &str,
@@ -736,7 +768,7 @@ impl Registry {
             Err(err) if err.is_refusal() => (
                 "refused",
                 Some(err.code_and_status().0.to_owned()),
-                err.to_string(),
+                bounded(&err.to_string(), MAX_AUDIT_DETAIL),
             ),
             Err(_) => return result,
         };
@@ -757,7 +789,8 @@ impl Registry {
 }
 
 /// Entity ids are https URLs (OpenID Federation entity identifiers) without query or fragment.
-fn check_entity_id(id: &str) -> Result<(), RegistryError> {
+/// The one check of an entity id: `create_entity` and every route that names an entity use it.
+pub(crate) fn check_entity_id(id: &str) -> Result<(), RegistryError> {
     let host = id.strip_prefix("https://").unwrap_or_default();
     let valid = id.len() <= MAX_ENTITY_ID_LEN
         && !host.is_empty()
@@ -769,6 +802,22 @@ fn check_entity_id(id: &str) -> Result<(), RegistryError> {
     } else {
         Err(RegistryError::InvalidRequest(format!(
             "entity id must be an https URL without query or fragment, at most {MAX_ENTITY_ID_LEN} bytes"
+        )))
+    }
+}
+
+/// Kids are base64url thumbprints: anything else names no key and is refused unread.
+pub(crate) fn check_kid(kid: &str) -> Result<(), RegistryError> {
+    let valid = !kid.is_empty()
+        && kid.len() <= MAX_KID_LEN
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(RegistryError::InvalidRequest(format!(
+            "kid must be 1 to {MAX_KID_LEN} base64url characters"
         )))
     }
 }

@@ -1,22 +1,35 @@
 //! The Key Registry's operations: every refusal the issue names, with nothing stored and an
-//! audit record; rotation and retention; restart; tampering; and the HTTP error shape.
+//! audit record (one row under an authenticated principal, or a count under `anonymous` for a
+//! caller that never authenticated); rotation and retention; restart; tampering.
 mod common;
 
 use common::*;
 use immerse_jose::{Error as JoseError, Signer, SoftwareSigner, base64url};
 use immerse_registry::model::{KeyInvalid, KeyStatus, RevocationReason};
-use immerse_registry::{AdminKey, KeySubmission, KeyWindow, Registry, RegistryError};
+use immerse_registry::{
+    ANONYMOUS, AdminKey, KeySubmission, KeyWindow, Peer, Registry, RegistryError,
+};
 use immerse_store::Store;
 use serde_json::json;
 
 const ISSUER: &str = "https://issuer.test";
 
-/// What a refused operation must leave behind: no new log entry, no key, and a refusal record.
+/// Who a refusal is audited under.
+#[derive(Clone, Copy)]
+enum Audited<'a> {
+    /// One row of its own, under this authenticated principal and the entity.
+    As(&'a str),
+    /// Counted under `anonymous`: the caller never authenticated, so no name it chose is kept.
+    Anonymously,
+}
+
+/// What a refused operation must leave behind: no new log entry, no key, and its audit record.
 async fn assert_nothing_stored(
     registry: &Registry,
     log_size_before: u64,
     entity: &str,
     code: &str,
+    audited: Audited<'_>,
 ) {
     let report = registry
         .verify_integrity()
@@ -26,10 +39,34 @@ async fn assert_nothing_stored(
         report.tree_size, log_size_before,
         "the log grew on a refusal"
     );
-    let audit = registry.audit_records(1).await.unwrap();
-    assert_eq!(audit[0].outcome, "refused");
-    assert_eq!(audit[0].error_code.as_deref(), Some(code));
-    assert_eq!(audit[0].entity_id.as_deref(), Some(entity));
+    let newest = registry.audit_records(1).await.unwrap().pop();
+    match audited {
+        Audited::As(actor) => {
+            let row = newest.expect("an audit row");
+            assert_eq!(row.outcome, "refused");
+            assert_eq!(row.error_code.as_deref(), Some(code));
+            assert_eq!(row.actor, actor);
+            assert_eq!(row.entity_id.as_deref(), Some(entity));
+        }
+        Audited::Anonymously => {
+            assert!(
+                newest.is_none_or(|row| row.actor != entity || row.outcome != "refused"),
+                "a refusal was audited under the name the caller chose"
+            );
+            assert_eq!(registry.flush_refusals().await.unwrap(), 1);
+            let row = registry.audit_records(1).await.unwrap().remove(0);
+            assert_eq!(row.outcome, "refused");
+            assert_eq!(row.error_code.as_deref(), Some(code));
+            assert_eq!(row.actor, ANONYMOUS, "never the entity the caller named");
+            assert_eq!(row.entity_id, None);
+            assert!(
+                row.detail
+                    .starts_with("peer unknown: 1 unauthenticated refusal"),
+                "{}",
+                row.detail
+            );
+        }
+    }
 }
 
 async fn log_size(registry: &Registry) -> u64 {
@@ -48,7 +85,11 @@ async fn first_key_registers_with_secret_and_proof() {
     let key = SoftwareSigner::generate().unwrap();
     let proof = proof(&key, ISSUER, "jti-1", clock.now()).await;
     let record = registry
-        .submit_key(ISSUER, first_key(proof, &enrolment.enrolment_secret))
+        .submit_key(
+            Peer::UNKNOWN,
+            ISSUER,
+            first_key(proof, &enrolment.enrolment_secret),
+        )
         .await
         .expect("registered");
     assert_eq!(record.kid, key.public_jwk().thumbprint_b64());
@@ -70,7 +111,11 @@ async fn later_key_needs_a_countersignature_by_an_active_key() {
     let first = SoftwareSigner::generate().unwrap();
     let first_proof = proof(&first, ISSUER, "jti-1", clock.now()).await;
     registry
-        .submit_key(ISSUER, first_key(first_proof, &enrolment.enrolment_secret))
+        .submit_key(
+            Peer::UNKNOWN,
+            ISSUER,
+            first_key(first_proof, &enrolment.enrolment_secret),
+        )
         .await
         .unwrap();
 
@@ -83,10 +128,17 @@ async fn later_key_needs_a_countersignature_by_an_active_key() {
         countersignature: None,
     };
     assert!(matches!(
-        registry.submit_key(ISSUER, unsigned).await,
+        registry.submit_key(Peer::UNKNOWN, ISSUER, unsigned).await,
         Err(RegistryError::CountersignatureRequired)
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "invalid_proof",
+        Audited::Anonymously,
+    )
+    .await;
 
     let stranger = SoftwareSigner::generate().unwrap();
     let forged = KeySubmission {
@@ -97,10 +149,17 @@ async fn later_key_needs_a_countersignature_by_an_active_key() {
         ),
     };
     assert!(matches!(
-        registry.submit_key(ISSUER, forged).await,
+        registry.submit_key(Peer::UNKNOWN, ISSUER, forged).await,
         Err(RegistryError::InvalidProof(JoseError::UnknownKey(_)))
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "invalid_proof",
+        Audited::Anonymously,
+    )
+    .await;
 
     let other_proof = proof(&second, ISSUER, "jti-3", clock.now()).await;
     let mismatched = KeySubmission {
@@ -111,7 +170,7 @@ async fn later_key_needs_a_countersignature_by_an_active_key() {
         ),
     };
     assert!(matches!(
-        registry.submit_key(ISSUER, mismatched).await,
+        registry.submit_key(Peer::UNKNOWN, ISSUER, mismatched).await,
         Err(RegistryError::InvalidProof(JoseError::InvalidClaim(
             "proof_hash"
         )))
@@ -125,7 +184,7 @@ async fn later_key_needs_a_countersignature_by_an_active_key() {
         ),
     };
     registry
-        .submit_key(ISSUER, countersigned)
+        .submit_key(Peer::UNKNOWN, ISSUER, countersigned)
         .await
         .expect("countersigned key registers");
     assert_eq!(registry.jwks(ISSUER).await.unwrap().keys.len(), 2);
@@ -139,13 +198,18 @@ async fn an_entity_retires_its_own_key_with_a_request_signed_by_a_valid_key() {
     let old = SoftwareSigner::generate().unwrap();
     let old_proof = proof(&old, ISSUER, "jti-1", clock.now()).await;
     registry
-        .submit_key(ISSUER, first_key(old_proof, &enrolment.enrolment_secret))
+        .submit_key(
+            Peer::UNKNOWN,
+            ISSUER,
+            first_key(old_proof, &enrolment.enrolment_secret),
+        )
         .await
         .unwrap();
     let new = SoftwareSigner::generate().unwrap();
     let new_proof = proof(&new, ISSUER, "jti-2", clock.now()).await;
     registry
         .submit_key(
+            Peer::UNKNOWN,
             ISSUER,
             KeySubmission {
                 countersignature: Some(
@@ -165,31 +229,56 @@ async fn an_entity_retires_its_own_key_with_a_request_signed_by_a_valid_key() {
     let by_stranger = retirement(&stranger, ISSUER, &old_kid, "r-1", clock.now()).await;
     assert!(matches!(
         registry
-            .retire_own_key(ISSUER, &old_kid, &by_stranger)
+            .retire_own_key(Peer::UNKNOWN, ISSUER, &old_kid, &by_stranger)
             .await,
         Err(RegistryError::InvalidProof(JoseError::UnknownKey(_)))
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "invalid_proof",
+        Audited::Anonymously,
+    )
+    .await;
 
     // A request to retire one key cannot be used on another.
     let for_new = retirement(&new, ISSUER, &new_kid, "r-2", clock.now()).await;
     assert!(matches!(
-        registry.retire_own_key(ISSUER, &old_kid, &for_new).await,
+        registry
+            .retire_own_key(Peer::UNKNOWN, ISSUER, &old_kid, &for_new)
+            .await,
         Err(RegistryError::InvalidProof(JoseError::InvalidClaim("kid")))
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "invalid_proof",
+        Audited::Anonymously,
+    )
+    .await;
 
     // A countersignature is not a retirement request, whatever it says.
     let wrong_typ = countersignature(&new, ISSUER, "x", "r-3", clock.now()).await;
     assert!(matches!(
-        registry.retire_own_key(ISSUER, &old_kid, &wrong_typ).await,
+        registry
+            .retire_own_key(Peer::UNKNOWN, ISSUER, &old_kid, &wrong_typ)
+            .await,
         Err(RegistryError::InvalidProof(_))
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "invalid_proof",
+        Audited::Anonymously,
+    )
+    .await;
 
     let request = retirement(&new, ISSUER, &old_kid, "r-4", clock.now()).await;
     let retired = registry
-        .retire_own_key(ISSUER, &old_kid, &request)
+        .retire_own_key(Peer::UNKNOWN, ISSUER, &old_kid, &request)
         .await
         .expect("the new key retires the old one");
     assert_eq!(retired.status, KeyStatus::Retired);
@@ -202,13 +291,24 @@ async fn an_entity_retires_its_own_key_with_a_request_signed_by_a_valid_key() {
 
     let after = log_size(&registry).await;
     assert!(matches!(
-        registry.retire_own_key(ISSUER, &old_kid, &request).await,
+        registry
+            .retire_own_key(Peer::UNKNOWN, ISSUER, &old_kid, &request)
+            .await,
         Err(RegistryError::Replayed(_))
     ));
-    assert_nothing_stored(&registry, after, ISSUER, "replay_detected").await;
+    assert_nothing_stored(
+        &registry,
+        after,
+        ISSUER,
+        "replay_detected",
+        Audited::Anonymously,
+    )
+    .await;
     let again = retirement(&new, ISSUER, &old_kid, "r-5", clock.now()).await;
     assert!(matches!(
-        registry.retire_own_key(ISSUER, &old_kid, &again).await,
+        registry
+            .retire_own_key(Peer::UNKNOWN, ISSUER, &old_kid, &again)
+            .await,
         Err(RegistryError::InvalidTransition { .. })
     ));
 
@@ -218,7 +318,9 @@ async fn an_entity_retires_its_own_key_with_a_request_signed_by_a_valid_key() {
         .unwrap();
     let suspended = retirement(&new, ISSUER, &new_kid, "r-6", clock.now()).await;
     assert!(matches!(
-        registry.retire_own_key(ISSUER, &new_kid, &suspended).await,
+        registry
+            .retire_own_key(Peer::UNKNOWN, ISSUER, &new_kid, &suspended)
+            .await,
         Err(RegistryError::EntitySuspended(_))
     ));
 }
@@ -255,7 +357,14 @@ async fn refused_keys_store_nothing_and_are_audited() {
             Err(RegistryError::InvalidKey(err)) => assert_eq!(err, expected),
             other => panic!("expected {expected:?}, got {other:?}"),
         }
-        assert_nothing_stored(&registry, before, ISSUER, "invalid_key").await;
+        assert_nothing_stored(
+            &registry,
+            before,
+            ISSUER,
+            "invalid_key",
+            Audited::As("admin:test"),
+        )
+        .await;
         assert!(registry.keys(ISSUER).await.unwrap().is_empty());
     }
 }
@@ -271,10 +380,17 @@ async fn unsupported_algorithm_is_refused() {
     let proof = sign_with_header(&key, header, claims).await;
     let before = log_size(&registry).await;
     assert!(matches!(
-        registry.submit_key(ISSUER, first_key(proof, &enrolment.enrolment_secret)).await,
+        registry.submit_key(Peer::UNKNOWN, ISSUER, first_key(proof, &enrolment.enrolment_secret)).await,
         Err(RegistryError::UnsupportedAlgorithm(alg)) if alg == "ES384"
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "invalid_key").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "invalid_key",
+        Audited::Anonymously,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -290,7 +406,11 @@ async fn private_member_in_the_proof_header_is_refused() {
     let proof = sign_with_header(&key, header, claims).await;
     assert!(matches!(
         registry
-            .submit_key(ISSUER, first_key(proof, &enrolment.enrolment_secret))
+            .submit_key(
+                Peer::UNKNOWN,
+                ISSUER,
+                first_key(proof, &enrolment.enrolment_secret)
+            )
             .await,
         Err(RegistryError::InvalidKey(JoseError::PrivateKeyMember("d")))
     ));
@@ -329,18 +449,33 @@ async fn failed_proofs_of_possession_are_refused() {
     for (proof, expected) in cases {
         let before = log_size(&registry).await;
         match registry
-            .submit_key(ISSUER, first_key(proof, &enrolment.enrolment_secret))
+            .submit_key(
+                Peer::UNKNOWN,
+                ISSUER,
+                first_key(proof, &enrolment.enrolment_secret),
+            )
             .await
         {
             Err(RegistryError::InvalidProof(err)) => assert_eq!(err, expected),
             other => panic!("expected {expected:?}, got {other:?}"),
         }
-        assert_nothing_stored(&registry, before, ISSUER, "invalid_proof").await;
+        assert_nothing_stored(
+            &registry,
+            before,
+            ISSUER,
+            "invalid_proof",
+            Audited::Anonymously,
+        )
+        .await;
     }
     // The secret was not spent by the refusals.
     let proof = proof(&key, ISSUER, "fresh", clock.now()).await;
     registry
-        .submit_key(ISSUER, first_key(proof, &enrolment.enrolment_secret))
+        .submit_key(
+            Peer::UNKNOWN,
+            ISSUER,
+            first_key(proof, &enrolment.enrolment_secret),
+        )
         .await
         .expect("secret still valid");
 }
@@ -353,7 +488,11 @@ async fn replayed_submission_is_refused() {
     let first = SoftwareSigner::generate().unwrap();
     let first_proof = proof(&first, ISSUER, "jti-1", clock.now()).await;
     registry
-        .submit_key(ISSUER, first_key(first_proof, &enrolment.enrolment_secret))
+        .submit_key(
+            Peer::UNKNOWN,
+            ISSUER,
+            first_key(first_proof, &enrolment.enrolment_secret),
+        )
         .await
         .unwrap();
     // Same jti, new key, valid countersignature: the jti alone makes it a replay.
@@ -368,10 +507,17 @@ async fn replayed_submission_is_refused() {
     };
     let before = log_size(&registry).await;
     assert!(matches!(
-        registry.submit_key(ISSUER, submission).await,
+        registry.submit_key(Peer::UNKNOWN, ISSUER, submission).await,
         Err(RegistryError::Replayed(jti)) if jti == "jti-1"
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "replay_detected").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "replay_detected",
+        Audited::Anonymously,
+    )
+    .await;
     assert_eq!(registry.keys(ISSUER).await.unwrap().len(), 1);
 }
 
@@ -383,6 +529,7 @@ async fn expired_or_reused_enrolment_secret_is_refused() {
     let key = SoftwareSigner::generate().unwrap();
     registry
         .submit_key(
+            Peer::UNKNOWN,
             ISSUER,
             first_key(
                 proof(&key, ISSUER, "1", clock.now()).await,
@@ -396,6 +543,7 @@ async fn expired_or_reused_enrolment_secret_is_refused() {
     assert!(matches!(
         registry
             .submit_key(
+                Peer::UNKNOWN,
                 ISSUER,
                 first_key(
                     proof(&other, ISSUER, "2", clock.now()).await,
@@ -405,7 +553,14 @@ async fn expired_or_reused_enrolment_secret_is_refused() {
             .await,
         Err(RegistryError::EnrolmentSecret("already used"))
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "invalid_grant").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "invalid_grant",
+        Audited::Anonymously,
+    )
+    .await;
 
     let late = "https://late.test";
     let late_enrolment = enrol(&registry, late).await;
@@ -414,6 +569,7 @@ async fn expired_or_reused_enrolment_secret_is_refused() {
     assert!(matches!(
         registry
             .submit_key(
+                Peer::UNKNOWN,
                 late,
                 first_key(
                     proof(&other, late, "3", clock.now()).await,
@@ -423,10 +579,18 @@ async fn expired_or_reused_enrolment_secret_is_refused() {
             .await,
         Err(RegistryError::EnrolmentSecret("expired"))
     ));
-    assert_nothing_stored(&registry, before, late, "invalid_grant").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        late,
+        "invalid_grant",
+        Audited::Anonymously,
+    )
+    .await;
     assert!(matches!(
         registry
             .submit_key(
+                Peer::UNKNOWN,
                 late,
                 first_key(proof(&other, late, "4", clock.now()).await, "ime_guess")
             )
@@ -454,11 +618,11 @@ async fn kid_bound_to_another_entity_is_refused() {
     let before = log_size(&registry).await;
     assert!(matches!(
         registry
-            .submit_key(other, first_key(proof(&key, other, "1", clock.now()).await, &other_enrolment.enrolment_secret))
+            .submit_key(Peer::UNKNOWN, other, first_key(proof(&key, other, "1", clock.now()).await, &other_enrolment.enrolment_secret))
             .await,
         Err(RegistryError::KidBoundElsewhere(kid)) if kid == key.public_jwk().thumbprint_b64()
     ));
-    assert_nothing_stored(&registry, before, other, "conflict").await;
+    assert_nothing_stored(&registry, before, other, "conflict", Audited::As(other)).await;
 }
 
 #[tokio::test]
@@ -485,6 +649,7 @@ async fn suspended_entity_cannot_add_keys_and_has_no_valid_keys() {
     assert!(matches!(
         registry
             .submit_key(
+                Peer::UNKNOWN,
                 ISSUER,
                 first_key(
                     proof(&other, ISSUER, "1", clock.now()).await,
@@ -494,7 +659,14 @@ async fn suspended_entity_cannot_add_keys_and_has_no_valid_keys() {
             .await,
         Err(RegistryError::EntitySuspended(_))
     ));
-    assert_nothing_stored(&registry, before, ISSUER, "access_denied").await;
+    assert_nothing_stored(
+        &registry,
+        before,
+        ISSUER,
+        "access_denied",
+        Audited::Anonymously,
+    )
+    .await;
     assert_eq!(
         registry
             .key_valid_at(ISSUER, &key.public_jwk().thumbprint_b64(), clock.now())

@@ -2,7 +2,6 @@
 //! log. Runs when IMMERSE_TEST_POSTGRES_URL is set; in CI (CI=true) its absence is a failure.
 mod common;
 
-use std::io::Write;
 use std::sync::Arc;
 
 use common::*;
@@ -10,60 +9,9 @@ use immerse_registry::model::Role;
 use immerse_registry::{NewEntity, Registry};
 use immerse_store::Store;
 
-const VAR: &str = "IMMERSE_TEST_POSTGRES_URL";
-
-/// A database of its own on the test server, so that this test sees only its own log; dropped
-/// when the test is done with it.
-struct TestDatabase {
-    admin: sqlx::AnyPool,
-    name: String,
-    url: String,
-}
-
-impl TestDatabase {
-    async fn drop_now(self) {
-        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
-        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-            .execute(&self.admin)
-            .await
-            .unwrap();
-    }
-}
-
-async fn fresh_database() -> Option<TestDatabase> {
-    let Ok(base) = std::env::var(VAR) else {
-        if std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false") {
-            panic!("{VAR} is unset in CI: the two-replica PostgreSQL test must run");
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** SKIPPED replicas: {VAR} is unset, PostgreSQL is NOT tested ***"
-        );
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base)
-        .await
-        .expect("connect to the test server");
-    let name = format!("immerse_registry_{}", std::process::id());
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').expect("URL names a database");
-    let url = format!("{server}/{name}");
-    Some(TestDatabase { admin, name, url })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_append_concurrently_without_forking_the_log() {
-    let Some(database) = fresh_database().await else {
+    let Some(database) = fresh_database("replicas").await else {
         return;
     };
     let url = database.url.clone();

@@ -1,5 +1,7 @@
 //! Shared set-up for the registry's integration tests.
 #![allow(dead_code)]
+use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, LazyLock};
 
@@ -134,4 +136,70 @@ pub async fn sign_with_header(
 
 pub fn public(key: &SoftwareSigner) -> PublicJwk {
     key.public_jwk().clone()
+}
+
+/// Serves `registry` on 127.0.0.1 with connect info, as production must, so that refusals of
+/// unauthenticated callers are counted against their address. Returns the base URL.
+pub async fn serve_with_peers(registry: Registry) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = immerse_registry::http::router(registry)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{address}")
+}
+
+/// Where the PostgreSQL tests find their server; in CI (CI=true) its absence is a failure.
+pub const POSTGRES_URL_VAR: &str = "IMMERSE_TEST_POSTGRES_URL";
+
+/// A database of its own on the test server, so that this test sees only its own log; dropped
+/// when the test is done with it.
+pub struct TestDatabase {
+    admin: sqlx::AnyPool,
+    name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn drop_now(self) {
+        let statement = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+    }
+}
+
+/// A fresh database on the PostgreSQL server of IMMERSE_TEST_POSTGRES_URL for the test named
+/// by `purpose` (letters and underscores: it becomes part of the database name), or None with a
+/// loud skip when the variable is unset outside CI.
+pub async fn fresh_database(purpose: &str) -> Option<TestDatabase> {
+    let Ok(base) = std::env::var(POSTGRES_URL_VAR) else {
+        if std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false") {
+            panic!("{POSTGRES_URL_VAR} is unset in CI: the PostgreSQL test {purpose} must run");
+        }
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED {purpose}: {POSTGRES_URL_VAR} is unset, PostgreSQL is NOT tested ***"
+        );
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base)
+        .await
+        .expect("connect to the test server");
+    let name = format!("immerse_registry_{purpose}_{}", std::process::id());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (server, _) = base.rsplit_once('/').expect("URL names a database");
+    let url = format!("{server}/{name}");
+    Some(TestDatabase { admin, name, url })
 }
