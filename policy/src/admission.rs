@@ -287,12 +287,10 @@ impl Admission {
                 let policy = Arc::new(policy.clone());
                 started.push(Started {
                     index,
-                    pending: self.engine.verify(
-                        image.clone(),
-                        digest,
-                        policy.clone(),
-                        credentials.clone(),
-                    ),
+                    pending: self
+                        .engine
+                        .verify(image.clone(), digest, policy.clone(), credentials.clone())
+                        .await,
                     policy,
                 });
             }

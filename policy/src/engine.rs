@@ -1,5 +1,7 @@
 //! Image verification under one policy, with the caches that keep admission fast under load:
-//! a success cache keyed by image digest and policy hash, a short negative cache for verdicts
+//! a success cache keyed by image digest, policy hash and the Key Registry's current keys for
+//! the policy's `registryEntity` authorities (so a revoked key stops admitting as soon as the
+//! registry client sees the revocation, within its `refresh_after`), a short negative cache for verdicts
 //! (never for registry errors, so a registry that comes back is used at once), and one
 //! verification in flight per key however many reviews ask. Verifications run as their own
 //! tasks: a review that gives up at its deadline leaves the result for the next one.
@@ -106,8 +108,8 @@ impl Default for EngineConfig {
     }
 }
 
-/// `registry/repository@digest` and the policy hash.
-type CacheKey = (String, String);
+/// `registry/repository@digest`, the policy hash and the Key Registry state it was judged under.
+type CacheKey = (String, String, String);
 
 pub struct Engine {
     config: EngineConfig,
@@ -215,15 +217,21 @@ impl Engine {
 
     /// Starts verifying `image` (pinned by digest) under `policy`, or joins the verification
     /// already running, or answers from the cache.
-    pub fn verify(
+    pub async fn verify(
         self: &Arc<Self>,
         image: ImageRef,
         digest: Digest,
         policy: Arc<CompiledPolicy>,
         credentials: Credentials,
     ) -> Pending {
-        let key: CacheKey = (format!("{}@{digest}", image.name()), policy.hash.clone());
-        {
+        let registry_state = self.registry_state(&policy).await;
+        let cacheable = registry_state.is_some();
+        let key: CacheKey = (
+            format!("{}@{digest}", image.name()),
+            policy.hash.clone(),
+            registry_state.unwrap_or_default(),
+        );
+        if cacheable {
             let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((expires, outcome)) = verified.get(&key)
                 && Instant::now() < *expires
@@ -259,7 +267,9 @@ impl Engine {
                     limit.as_secs()
                 )))
             });
-            engine.remember(key.clone(), &outcome);
+            if cacheable {
+                engine.remember(key.clone(), &outcome);
+            }
             engine
                 .in_flight
                 .lock()
@@ -271,6 +281,32 @@ impl Engine {
             cache: CacheUse::Miss,
             receiver,
         }
+    }
+
+    /// What the Key Registry client holds now for the policy's `registryEntity` authorities: a
+    /// hash over each entity's key thumbprints, or its refusal. `None` when the Key Registry
+    /// cannot answer: nothing is then cached, and the verification says why it failed.
+    async fn registry_state(&self, policy: &CompiledPolicy) -> Option<String> {
+        let mut state = Sha256::new();
+        for authority in &policy.authorities {
+            let Signer::RegistryEntity { entity, role, .. } = &authority.signer else {
+                continue;
+            };
+            let registry = self.config.key_registry.as_ref()?;
+            state.update(entity.as_bytes());
+            state.update([0]);
+            match registry.verification_keys(entity, *role).await {
+                Ok(keys) => {
+                    for key in &keys.keys {
+                        state.update(key.thumbprint());
+                    }
+                }
+                Err(e) if e.is_refusal() => state.update(format!("refused: {e}").as_bytes()),
+                Err(_) => return None,
+            }
+            state.update([0]);
+        }
+        Some(hex::encode(state.finalize()))
     }
 
     fn remember(&self, key: CacheKey, outcome: &Outcome) {

@@ -468,3 +468,102 @@ async fn every_spelling_of_a_docker_hub_image_is_governed_by_its_policy() {
         .await;
     assert_eq!(response["allowed"], true, "{response}");
 }
+
+#[tokio::test]
+async fn a_cached_verdict_does_not_outlive_the_revocation_of_its_registry_key() {
+    use immerse_registry::client::{ClientOptions, RegistryClient};
+    use immerse_registry::model::{RevocationReason, Role};
+    use immerse_jose::Signer as _;
+    use immerse_registry::{AdminKey, NewEntity, Registry};
+
+    const REGISTRY_ID: &str = "https://registry.test";
+    const SIGNER: &str = "https://release.immerse.test";
+    let root = std::sync::Arc::new(SoftwareSigner::generate().unwrap());
+    let registry = Registry::new(
+        immerse_store::Store::connect_in_memory().await.unwrap(),
+        root.clone(),
+        immerse_registry::Config::new(REGISTRY_ID),
+    );
+    let signer = SoftwareSigner::generate().unwrap();
+    registry
+        .create_entity(
+            "admin:test",
+            NewEntity {
+                id: SIGNER.into(),
+                role: Role::Issuer,
+                display_name: "release signer".into(),
+                allowances: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let key: AdminKey =
+        serde_json::from_value(json!({"jwk": signer.public_jwk(), "alg": "ES256"})).unwrap();
+    let record = registry.add_key("admin:test", SIGNER, key).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let registry_url = format!("http://{}", listener.local_addr().unwrap());
+    let app = immerse_registry::http::router(registry.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // A client that asks the registry on every lookup: its freshness window is zero, so the
+    // webhook may not admit on a revoked key even once.
+    let client = RegistryClient::new(
+        registry_url,
+        REGISTRY_ID,
+        root.public_jwk().clone(),
+        ClientOptions {
+            refresh_after: Duration::ZERO,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let engine = immerse_policy::EngineConfig {
+        key_registry: Some(client),
+        ..Default::default()
+    };
+    assert!(
+        engine.success_ttl >= Duration::from_secs(60),
+        "the cache is on"
+    );
+
+    let Some(hook) =
+        Webhook::start_with_engine("enforce", AdmissionConfig::default(), None, engine).await
+    else {
+        return;
+    };
+    let host = hook.registry.host();
+    let policy = format!(
+        "apiVersion: immerse.dev/v1alpha1\nkind: ImagePolicy\nmetadata: {{name: by-registry}}\nspec:\n  images: [\"{host}/signed/*\"]\n  authorities:\n  - name: release-signer\n    registryEntity: {{entity: \"{SIGNER}\", role: issuer, allowMissingTlog: true}}\n"
+    );
+    let policies = immerse_policy::check::parse_manifests(&policy).unwrap();
+    let documents: Vec<immerse_policy::ImagePolicy> = policies
+        .into_iter()
+        .map(|document| serde_json::from_value(document).unwrap())
+        .collect();
+    hook.state
+        .admission
+        .replace_policies(immerse_policy::PolicySet::compile(&documents).unwrap());
+    let (client, _) = hook.repo();
+    let repo = client.repository("signed/web").unwrap();
+    let digest = hook.push(&repo, "1", b"signed through the registry").await;
+    hook.sign(&repo, &digest, &signer).await;
+    let image = format!("{host}/signed/web@{digest}");
+
+    for _ in 0..2 {
+        let response = hook.validate("apps", &image, None).await;
+        assert_eq!(response["allowed"], true, "{response}");
+    }
+    let counts = counts(&hook.metrics().await);
+    assert_eq!(counts["immerse_admission_cache_total{result=\"hit\"}"], 1.0);
+
+    registry
+        .revoke_key(
+            "admin:test",
+            SIGNER,
+            &record.kid,
+            RevocationReason::Compromised,
+        )
+        .await
+        .unwrap();
+    let response = hook.validate("apps", &image, None).await;
+    assert_denied(&response, "signed by 0 of the 1 required authorities");
+}

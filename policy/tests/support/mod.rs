@@ -149,6 +149,15 @@ impl Webhook {
         config: AdmissionConfig,
         extra_policy: Option<String>,
     ) -> Option<Self> {
+        Self::start_with_engine(mode, config, extra_policy, EngineConfig::default()).await
+    }
+
+    pub async fn start_with_engine(
+        mode: &str,
+        config: AdmissionConfig,
+        extra_policy: Option<String>,
+        engine: EngineConfig,
+    ) -> Option<Self> {
         let registry = TestRegistry::start().await?;
         let release = SoftwareSigner::generate().expect("key");
         let dir = tempfile::tempdir().expect("dir");
@@ -169,7 +178,7 @@ impl Webhook {
         let state = Arc::new(WebhookState {
             admission: Admission::new(
                 policies,
-                Engine::new(EngineConfig::default()),
+                Engine::new(engine),
                 namespaces,
                 PullCredentials {
                     configured: DockerConfig::default(),
