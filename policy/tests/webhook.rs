@@ -471,9 +471,9 @@ async fn every_spelling_of_a_docker_hub_image_is_governed_by_its_policy() {
 
 #[tokio::test]
 async fn a_cached_verdict_does_not_outlive_the_revocation_of_its_registry_key() {
+    use immerse_jose::Signer as _;
     use immerse_registry::client::{ClientOptions, RegistryClient};
     use immerse_registry::model::{RevocationReason, Role};
-    use immerse_jose::Signer as _;
     use immerse_registry::{AdminKey, NewEntity, Registry};
 
     const REGISTRY_ID: &str = "https://registry.test";

@@ -339,13 +339,19 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     registry.verify_integrity().await?;
     tracing::info!(registry_id = %registry.config().registry_id, kid = %registry.root_key().kid().unwrap_or_default(), "key registry");
     let store = registry.store().clone();
-    crate::serve::serve(
+    crate::serve::serve_until_stopped(
         "key registry",
         &args.listen,
-        immerse_registry::http::router(registry),
-        store,
+        immerse_registry::http::router(registry.clone()),
+        &store,
     )
-    .await
+    .await?;
+    // The refusals tallied in the open window would otherwise be lost with the process.
+    if let Err(err) = registry.flush_refusals().await {
+        tracing::warn!(%err, "the last window of refusal counts was not written");
+    }
+    store.close().await;
+    Ok(())
 }
 
 async fn call(remote: &Remote, path: &str, body: Value) -> Result<(), CliError> {

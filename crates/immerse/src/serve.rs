@@ -83,6 +83,19 @@ pub async fn serve(
     router: Router,
     store: Store,
 ) -> Result<(), CliError> {
+    serve_until_stopped(service, listen, router, &store).await?;
+    store.close().await;
+    Ok(())
+}
+
+/// [`serve`] without closing the store, for a service with something to write at shutdown.
+/// Handlers see the peer's address (`ConnectInfo<SocketAddr>`), for audit and rate limits.
+pub async fn serve_until_stopped(
+    service: &str,
+    listen: &str,
+    router: Router,
+    store: &Store,
+) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|err| CliError::Io(format!("{listen}: {err}")))?;
@@ -90,12 +103,13 @@ pub async fn serve(
         .local_addr()
         .map_err(|err| CliError::Io(err.to_string()))?;
     tracing::info!(%service, %address, "serving");
-    axum::serve(listener, with_probes(router, store.clone()))
+    let app = with_probes(router, store.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|err| CliError::Io(err.to_string()))?;
     tracing::info!(%service, "stopped");
-    store.close().await;
     Ok(())
 }
 
