@@ -101,6 +101,8 @@ struct ConfigurationFile {
     claims: Vec<String>,
     lifetime_seconds: i64,
     display_name: String,
+    /// Paths (member names) of the claims made selectively disclosable; absent, every leaf.
+    selectively_disclosable: Option<Vec<Vec<String>>>,
     /// Members of the SD-JWT VC type metadata document replacing the defaults
     /// (`description`, `display`, `claims`, ...).
     type_metadata: Option<serde_json::Map<String, serde_json::Value>>,
@@ -194,6 +196,7 @@ fn config_from_file(file: &mut ConfigFile) -> Result<Config, String> {
             claims: conf.claims,
             lifetime_seconds: conf.lifetime_seconds,
             display_name: conf.display_name,
+            selectively_disclosable: conf.selectively_disclosable,
         })
         .collect();
     if config
@@ -202,6 +205,19 @@ fn config_from_file(file: &mut ConfigFile) -> Result<Config, String> {
         .any(|conf| conf.lifetime_seconds <= 0)
     {
         return Err("lifetime_seconds must be positive".into());
+    }
+    for conf in &config.configurations {
+        if let Some(path) = conf
+            .selectively_disclosable
+            .iter()
+            .flatten()
+            .find(|path| path.first().is_none_or(|name| !conf.claims.contains(name)))
+        {
+            return Err(format!(
+                "{}: selectively_disclosable path {path:?} does not start with one of its claims",
+                conf.id
+            ));
+        }
     }
     Ok(config)
 }

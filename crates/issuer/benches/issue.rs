@@ -268,6 +268,7 @@ async fn main() {
         ],
         lifetime_seconds: 86_400,
         display_name: "Person identification".into(),
+        selectively_disclosable: None,
     });
     config.trusted_attesters.push(ATTESTER.into());
     let store = Store::connect(&format!(

@@ -127,8 +127,14 @@ pub struct CredentialConfiguration {
     pub vct: String,
     /// OAuth scope for this configuration (OpenID4VCI 1.0 s12.2.4).
     pub scope: String,
-    /// Top-level claim names the credential may carry; each is made selectively disclosable.
+    /// Top-level claim names the credential may carry.
     pub claims: Vec<String>,
+    /// The claims made selectively disclosable, by path (member names from the top level);
+    /// a path the offer's claims lack is skipped. `None`: every leaf, so that a holder asked
+    /// for `address.locality` sends that member alone: each top-level claim that is not an
+    /// object, and within an object claim each member, recursively (the objects themselves
+    /// stay visible as structure, RFC 9901 s6.2).
+    pub selectively_disclosable: Option<Vec<Vec<String>>>,
     /// Credential lifetime in seconds (`exp` = `iat` + this).
     pub lifetime_seconds: i64,
     pub display_name: String,
@@ -182,6 +188,9 @@ pub struct Config {
     pub batch_size: usize,
     /// Credential responses must be encrypted (OpenID4VCI 1.0 s12.2.4 `encryption_required`).
     pub response_encryption_required: bool,
+    /// Decoy digests added to every `_sd` array (RFC 9901 s4.2.5), so that the number of
+    /// digests does not tell how many claims a credential holds.
+    pub decoy_digests: usize,
     /// Status list size (entries) and bits per entry; and its token lifetime / ttl.
     pub status_list_capacity: usize,
     pub status_list_ttl: u64,
@@ -225,6 +234,7 @@ impl Config {
             skew_seconds: immerse_jose::jwt::DEFAULT_SKEW_SECONDS,
             batch_size: 4,
             response_encryption_required: true,
+            decoy_digests: 3,
             status_list_capacity: 1 << 17,
             status_list_ttl: 300,
             admin_tokens: Vec::new(),

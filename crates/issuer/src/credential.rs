@@ -60,6 +60,47 @@ pub(crate) fn seal(
     }
 }
 
+/// Which of `claims` are selectively disclosable under `conf` (see
+/// [`CredentialConfiguration::selectively_disclosable`]).
+fn disclosure_policy(
+    conf: &CredentialConfiguration,
+    claims: &Map<String, Value>,
+) -> DisclosurePolicy {
+    match &conf.selectively_disclosable {
+        Some(paths) => paths
+            .iter()
+            .filter_map(|names| {
+                let (first, rest) = names.split_first()?;
+                let path = rest
+                    .iter()
+                    .fold(ClaimPath::claim(first.clone()), |path, name| {
+                        path.name(name.clone())
+                    });
+                path.value_in(claims).is_some().then_some(path)
+            })
+            .fold(DisclosurePolicy::new(), DisclosurePolicy::disclose),
+        None => {
+            let mut policy = DisclosurePolicy::new();
+            for (name, value) in claims {
+                policy = disclose_leaves(policy, ClaimPath::claim(name.clone()), value);
+            }
+            policy
+        }
+    }
+}
+
+/// Every leaf at or below `path`: members of a non-empty object, recursively, else the claim.
+fn disclose_leaves(policy: DisclosurePolicy, path: ClaimPath, value: &Value) -> DisclosurePolicy {
+    match value {
+        Value::Object(members) if !members.is_empty() => {
+            members.iter().fold(policy, |policy, (name, member)| {
+                disclose_leaves(policy, path.clone().name(name.clone()), member)
+            })
+        }
+        _ => policy.disclose(path),
+    }
+}
+
 fn bad_request(detail: impl Into<String>) -> IssuerError {
     IssuerError::InvalidCredentialRequest(detail.into())
 }
@@ -242,9 +283,7 @@ impl Issuer {
         let now = self.now();
         let mut claims: Map<String, Value> = serde_json::from_str(&offer.claims)
             .map_err(|err| IssuerError::Internal(err.to_string()))?;
-        let disclosure = claims.keys().fold(DisclosurePolicy::new(), |policy, name| {
-            policy.disclose(ClaimPath::claim(name.clone()))
-        });
+        let disclosure = disclosure_policy(conf, &claims);
         // SD-JWT VC draft, "Document Integrity": `vct#integrity` is the W3C SRI hash of the
         // exact type metadata bytes we serve for this vct, so a wallet can detect a changed
         // document. Added after the disclosure policy: it is never selectively disclosable.
@@ -271,7 +310,7 @@ impl Issuer {
                 &*signer,
                 &credential,
                 &disclosure,
-                &IssueOptions::default(),
+                &IssueOptions::default().decoys(self.config().decoy_digests),
             )
             .await?;
             credentials.push(json!({"credential": sd_jwt.to_compact()}));
@@ -436,5 +475,56 @@ impl Issuer {
             }
         }
         Err(IssuerError::Internal("no free status index".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configuration(selectively_disclosable: Option<Vec<Vec<String>>>) -> CredentialConfiguration {
+        CredentialConfiguration {
+            id: "pid".into(),
+            vct: "urn:pid".into(),
+            scope: "pid".into(),
+            claims: vec!["given_name".into(), "address".into()],
+            lifetime_seconds: 60,
+            display_name: "PID".into(),
+            selectively_disclosable,
+        }
+    }
+
+    fn paths(policy: &DisclosurePolicy) -> Vec<String> {
+        policy.paths().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn every_leaf_is_disclosable_by_default_and_configured_paths_exactly() {
+        let Value::Object(claims) = json!({"given_name": "Ada", "address": {
+            "locality": "London", "geo": {"lat": 51.5, "lon": -0.1}}, "tags": ["a"], "empty": {}})
+        else {
+            unreachable!()
+        };
+        let by_default = disclosure_policy(&configuration(None), &claims);
+        let expected: Vec<String> = [
+            ClaimPath::claim("address").name("geo").name("lat"),
+            ClaimPath::claim("address").name("geo").name("lon"),
+            ClaimPath::claim("address").name("locality"),
+            ClaimPath::claim("empty"),
+            ClaimPath::claim("given_name"),
+            ClaimPath::claim("tags"),
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(paths(&by_default), expected);
+
+        let configured = configuration(Some(vec![
+            vec!["address".into()],
+            vec!["given_name".into()],
+            vec!["address".into(), "missing".into()],
+        ]));
+        let chosen = disclosure_policy(&configured, &claims);
+        assert_eq!(paths(&chosen), ["address", "given_name"]);
     }
 }

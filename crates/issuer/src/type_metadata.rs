@@ -181,6 +181,7 @@ mod tests {
             claims: vec!["given_name".into()],
             lifetime_seconds: 60,
             display_name: "PID".into(),
+            selectively_disclosable: None,
         });
         config
     }

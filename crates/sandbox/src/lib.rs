@@ -544,6 +544,7 @@ impl Sandbox {
             claims: CLAIMS.iter().map(|&claim| claim.to_owned()).collect(),
             lifetime_seconds: CREDENTIAL_LIFETIME,
             display_name: "Employee credential".into(),
+            selectively_disclosable: None,
         });
         config.trusted_attesters.push(ATTESTER_ID.into());
         // Attestation draft s8: the PoP must carry a challenge from our challenge endpoint.

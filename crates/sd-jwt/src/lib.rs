@@ -32,8 +32,8 @@ pub use error::Error;
 pub use issue::{DEFAULT_TYP, DisclosurePolicy, IssueOptions, issue};
 pub use path::{ClaimPath, PathElement};
 pub use present::{
-    KB_TYP, KeyBindingInput, key_binding_jwt, key_binding_jwt_with_claims, present,
-    present_with_claims, sd_hash,
+    KB_TYP, KeyBindingInput, Revealed, key_binding_jwt, key_binding_jwt_with_claims, present,
+    present_with_claims, reveal, sd_hash,
 };
 pub use vc::{
     Credential, LEGACY_VC_TYP, NEVER_DISCLOSABLE, StatusListRef, VC_TYP, VcValidation,

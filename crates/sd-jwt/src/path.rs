@@ -1,6 +1,8 @@
 //! Claim paths: where a claim sits in the payload, as object member names and array indices.
 use std::fmt;
 
+use serde_json::{Map, Value};
+
 /// One step into a JSON value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PathElement {
@@ -45,6 +47,23 @@ impl ClaimPath {
     /// Whether `self` is `other` or lies on the way to it.
     pub fn is_prefix_of(&self, other: &ClaimPath) -> bool {
         other.0.starts_with(&self.0)
+    }
+
+    /// The value at this path in processed `claims`, if there is one.
+    pub fn value_in<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+        let mut elements = self.0.iter();
+        let mut current = match elements.next() {
+            Some(PathElement::Name(name)) => claims.get(name),
+            _ => None,
+        };
+        for element in elements {
+            current = match (current, element) {
+                (Some(Value::Object(members)), PathElement::Name(name)) => members.get(name),
+                (Some(Value::Array(items)), PathElement::Index(index)) => items.get(*index),
+                _ => None,
+            };
+        }
+        current
     }
 
     /// The top-level claim name this path starts with, if it starts with a name.

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::compact::compact;
 use crate::process::process;
-use crate::{ClaimPath, Error, Limits, PathElement, SdJwt};
+use crate::{ClaimPath, Error, Limits, SdJwt};
 
 /// The `typ` of a Key Binding JWT (RFC 9901 s4.3).
 pub const KB_TYP: &str = "kb+jwt";
@@ -50,25 +50,11 @@ pub async fn present_with_claims(
     key_binding: Option<(&dyn Signer, KeyBindingInput<'_>, &Map<String, Value>)>,
     limits: &Limits,
 ) -> Result<String, Error> {
-    let payload = sd_jwt.unverified_payload(limits.max_depth)?;
-    let processed = process(payload, sd_jwt.disclosures(), limits.max_depth)?;
-    let mut reveal = vec![false; sd_jwt.disclosures().len()];
-    for selected in selection {
-        let mut related = false;
-        for (path, index) in &processed.disclosed {
-            if path.is_prefix_of(selected) || selected.is_prefix_of(path) {
-                reveal[*index] = true;
-                related = true;
-            }
-        }
-        if !related && !resolves(&processed.claims, selected) {
-            return Err(Error::SelectionNotDisclosable(selected.clone()));
-        }
-    }
+    let mask = reveal_mask(sd_jwt, selection, limits)?;
     let revealed = sd_jwt
         .disclosures()
         .iter()
-        .zip(&reveal)
+        .zip(&mask)
         .filter_map(|(disclosure, keep)| keep.then_some(disclosure));
     let mut presentation = compact(sd_jwt.jwt(), revealed);
     if let Some((holder, input, extra_claims)) = key_binding {
@@ -124,21 +110,73 @@ pub async fn key_binding_jwt_with_claims(
         .map_err(Error::Signing)
 }
 
-/// Whether `path` names a claim that is always visible (no disclosure involved).
-fn resolves(claims: &Map<String, Value>, path: &ClaimPath) -> bool {
-    let mut elements = path.elements().iter();
-    let mut current = match elements.next() {
-        Some(PathElement::Name(name)) => claims.get(name),
-        _ => None,
-    };
-    for element in elements {
-        current = match (current, element) {
-            (Some(Value::Object(members)), PathElement::Name(name)) => members.get(name),
-            (Some(Value::Array(items)), PathElement::Index(index)) => items.get(*index),
-            _ => None,
-        };
+/// What presenting a selection shows the verifier: the claims as it will process them
+/// (RFC 9901 s7.1) from exactly the disclosures [`present`] sends, and those disclosures' paths.
+/// A holder's consent is rendered from this, never from what was asked for: an issuer that made
+/// `address` disclosable as a whole sends all of it for `address.locality`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revealed {
+    pub claims: Map<String, Value>,
+    pub disclosed: Vec<ClaimPath>,
+}
+
+impl Revealed {
+    /// The outermost disclosure sent on the way to `path` (or `path` itself, when a disclosure
+    /// sits there); `None` when the claim is always visible or only its members are disclosed.
+    pub fn disclosure_containing(&self, path: &ClaimPath) -> Option<&ClaimPath> {
+        self.disclosed
+            .iter()
+            .filter(|disclosed| disclosed.is_prefix_of(path))
+            .min_by_key(|disclosed| disclosed.elements().len())
     }
-    current.is_some()
+}
+
+/// [`Revealed`] for presenting `selection` of `sd_jwt`, refused as [`present`] refuses it.
+pub fn reveal(sd_jwt: &SdJwt, selection: &[ClaimPath], limits: &Limits) -> Result<Revealed, Error> {
+    let mask = reveal_mask(sd_jwt, selection, limits)?;
+    let revealed: Vec<_> = sd_jwt
+        .disclosures()
+        .iter()
+        .zip(&mask)
+        .filter(|(_, keep)| **keep)
+        .map(|(disclosure, _)| disclosure.clone())
+        .collect();
+    let payload = sd_jwt.unverified_payload(limits.max_depth)?;
+    let processed = process(payload, &revealed, limits.max_depth)?;
+    Ok(Revealed {
+        claims: processed.claims,
+        disclosed: processed
+            .disclosed
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect(),
+    })
+}
+
+/// Which disclosures presenting `selection` sends: for each selected path, the disclosures on
+/// the way to it, its own and every one inside its value. A path that is neither disclosable
+/// nor present is refused.
+fn reveal_mask(
+    sd_jwt: &SdJwt,
+    selection: &[ClaimPath],
+    limits: &Limits,
+) -> Result<Vec<bool>, Error> {
+    let payload = sd_jwt.unverified_payload(limits.max_depth)?;
+    let processed = process(payload, sd_jwt.disclosures(), limits.max_depth)?;
+    let mut mask = vec![false; sd_jwt.disclosures().len()];
+    for selected in selection {
+        let mut related = false;
+        for (path, index) in &processed.disclosed {
+            if path.is_prefix_of(selected) || selected.is_prefix_of(path) {
+                mask[*index] = true;
+                related = true;
+            }
+        }
+        if !related && selected.value_in(&processed.claims).is_none() {
+            return Err(Error::SelectionNotDisclosable(selected.clone()));
+        }
+    }
+    Ok(mask)
 }
 
 #[cfg(test)]
@@ -167,6 +205,53 @@ mod tests {
             nonce: NONCE,
             issued_at: None,
         }
+    }
+
+    #[tokio::test]
+    async fn reveal_shows_what_a_selection_sends_not_what_was_asked() {
+        let issuer = SoftwareSigner::generate().unwrap();
+        let claims = json!({"iss": "https://issuer.test", "address": {
+            "street_address": "Schulstr. 12", "locality": "Schulpforta", "country": "DE"}});
+        let address = ClaimPath::claim("address");
+        let locality = address.clone().name("locality");
+        let leaves = ["street_address", "locality", "country"]
+            .into_iter()
+            .fold(DisclosurePolicy::new(), |policy, name| {
+                policy.disclose(address.clone().name(name))
+            });
+        let by_leaf = issue(&issuer, claims.clone(), &leaves, &IssueOptions::default())
+            .await
+            .unwrap();
+        let revealed = reveal(
+            &by_leaf,
+            std::slice::from_ref(&locality),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            revealed.claims["address"],
+            json!({"locality": "Schulpforta"})
+        );
+        assert_eq!(revealed.disclosed, std::slice::from_ref(&locality));
+        assert_eq!(revealed.disclosure_containing(&locality), Some(&locality));
+
+        // An issuer that made the whole object disclosable: asking for one member sends all.
+        let whole = DisclosurePolicy::new().disclose(address.clone());
+        let by_object = issue(&issuer, claims.clone(), &whole, &IssueOptions::default())
+            .await
+            .unwrap();
+        let revealed = reveal(
+            &by_object,
+            std::slice::from_ref(&locality),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(revealed.claims["address"], claims["address"]);
+        assert_eq!(revealed.disclosure_containing(&locality), Some(&address));
+        assert!(matches!(
+            reveal(&by_object, &[ClaimPath::claim("email")], &Limits::default()),
+            Err(Error::SelectionNotDisclosable(_))
+        ));
     }
 
     #[tokio::test]

@@ -286,7 +286,7 @@ impl Presenter {
                 let credential = candidates.get(id.as_str())?;
                 Some(matching::credential_match(query, credential, allowances))
             })
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut purposes: Vec<String> = Vec::new();
         let mut warnings = Vec::new();
         for claim in credentials.iter().flat_map(|matched| &matched.claims) {

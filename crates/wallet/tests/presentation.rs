@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 
 use immerse_jose::jws::SigningHeader;
 use immerse_jose::{Signer, SoftwareSigner, base64url, jwt};
+use immerse_sd_jwt::{ClaimPath, DisclosurePolicy};
 use immerse_status_list::Status;
 use immerse_verifier::{REQUEST_OBJECT_TYP, SELF_ISSUED_AUDIENCE};
 use immerse_wallet::{PresentationError, Presenter, VerifierDirectory};
@@ -443,4 +444,67 @@ async fn a_request_object_must_echo_the_wallet_nonce_and_answer_encrypted() {
         ),
         "unsupported_response_mode"
     );
+}
+
+#[tokio::test]
+async fn a_nested_claim_goes_by_its_own_disclosure_and_is_shown_as_sent() {
+    // The issuer's default: every leaf of the address object disclosable on its own. The
+    // verifier may ask for the locality only; the holder must see exactly what goes, and the
+    // verifier must receive exactly that.
+    let allowances = json!({"claims": [
+        {"path": ["address", "locality"], "purpose": "Choose the nearest pick-up point"},
+    ]});
+    let setup = Setup::start(allowances, true).await;
+    let mut credential = setup.world.credential();
+    credential.claims.insert(
+        "address".into(),
+        json!({"street_address": "Heidestr. 17", "locality": "Berlin", "postal_code": "10115"}),
+    );
+    let address = ClaimPath::claim("address");
+    let leaves = ["street_address", "locality", "postal_code"]
+        .into_iter()
+        .fold(
+            DisclosurePolicy::new()
+                .disclose(ClaimPath::claim("given_name"))
+                .disclose(ClaimPath::claim("family_name"))
+                .disclose(ClaimPath::claim("birthdate")),
+            |policy, name| policy.disclose(address.clone().name(name)),
+        );
+    setup.hold_disclosing("pid-1", &credential, &leaves).await;
+    let (session, uri) = setup
+        .request(json!({"credentials": [{
+            "id": "pid", "format": "dc+sd-jwt",
+            "meta": {"vct_values": [presentation_support::VCT]},
+            "claims": [{"path": ["address", "locality"]}]
+        }]}))
+        .await;
+    let pending = setup.presenter.resolve(&uri).await.unwrap();
+    let shown: Vec<(&str, &str, &Value)> = pending.credentials[0]
+        .claims
+        .iter()
+        .map(|claim| {
+            (
+                claim.path.as_str(),
+                claim.disclosed_path.as_str(),
+                &claim.value,
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [("address.locality", "address.locality", &json!("Berlin"))]
+    );
+    setup.presenter.approve(&pending.id, &[]).await.unwrap();
+    let result = setup.result(&session).await;
+    assert_eq!(result["status"], "verified", "{result}");
+    let disclosed = &result["credentials"]["pid"][0];
+    // One disclosure reached the verifier: the locality, not its siblings or any other claim.
+    assert_eq!(
+        disclosed["address"],
+        json!({"locality": "Berlin"}),
+        "{disclosed}"
+    );
+    for withheld in ["given_name", "family_name", "birthdate"] {
+        assert!(disclosed.get(withheld).is_none(), "{disclosed}");
+    }
 }

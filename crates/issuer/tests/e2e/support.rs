@@ -121,6 +121,7 @@ pub async fn start_with_key(issuer_key: Arc<dyn Signer>, tweak: impl FnOnce(&mut
         ],
         lifetime_seconds: 86_400,
         display_name: "Person identification".into(),
+        selectively_disclosable: None,
     });
     config.trusted_attesters.push(ATTESTER.into());
     config.admin_tokens.push(AdminToken {

@@ -286,9 +286,24 @@ impl World {
             .disclose(ClaimPath::claim("family_name"))
             .disclose(ClaimPath::claim("birthdate"))
             .disclose(ClaimPath::claim("address").name("locality"));
-        issue_vc(signer, credential, &policy, &IssueOptions::default())
-            .await
-            .unwrap()
+        self.issue_disclosing(signer, credential, &policy).await
+    }
+
+    /// As [`World::issue_with`], with the claims `policy` names selectively disclosable.
+    pub async fn issue_disclosing(
+        &self,
+        signer: &SoftwareSigner,
+        credential: &Credential,
+        policy: &DisclosurePolicy,
+    ) -> SdJwt {
+        issue_vc(
+            signer,
+            credential,
+            policy,
+            &IssueOptions::default().decoys(2),
+        )
+        .await
+        .unwrap()
     }
 
     pub fn set_status(&self, idx: usize, status: Status) {

@@ -152,10 +152,20 @@ fn render_credential(html: &mut String, matched: &CredentialMatch) {
         } else {
             ("checked", "<span class=\"badge optional\">optional</span>")
         };
+        // What goes is what the disclosures carry: when the issuer made only the enclosing
+        // object disclosable, the holder is told that all of it is sent.
+        let enclosing = if claim.disclosed_path == claim.path {
+            String::new()
+        } else {
+            format!(
+                " <span class=\"sends\">(sends all of {})</span>",
+                escape(&claim.disclosed_path)
+            )
+        };
         let _ = write!(
             html,
             "<li class=\"claim{}\"><label><input type=\"checkbox\" name=\"{name}\" value=\"on\" {state}> \
-             <span class=\"path\">{}</span>: <span class=\"value\">{}</span> {badge}</label>{}</li>",
+             <span class=\"path\">{}</span>{enclosing}: <span class=\"value\">{}</span> {badge}</label>{}</li>",
             if claim.correlating {
                 " correlating"
             } else {
@@ -208,5 +218,44 @@ mod tests {
         assert!(done.contains("&lt;b&gt;RP&lt;/b&gt;"));
         assert!(done.contains("href=\"https://rp.test/?a=1&amp;b=&quot;2&quot;\""));
         assert!(!done.contains("<b>"));
+    }
+
+    #[test]
+    fn a_claim_is_shown_with_what_its_disclosure_sends() {
+        let claim = |path: &str, disclosed_path: &str, value: Value| crate::RequestedClaim {
+            key: format!("pid/{path}"),
+            path: path.into(),
+            required: true,
+            purpose: String::new(),
+            correlating: false,
+            value,
+            disclosed_path: disclosed_path.into(),
+            segments: Vec::new(),
+        };
+        let matched = CredentialMatch {
+            query_id: "pid".into(),
+            credential_id: "c1".into(),
+            issuer: "https://issuer.test".into(),
+            vct: "urn:pid".into(),
+            claims: vec![
+                claim("address.locality", "address.locality", "Berlin".into()),
+                claim(
+                    "place_of_birth.locality",
+                    "place_of_birth",
+                    serde_json::json!({"locality": "Hamburg", "country": "DE"}),
+                ),
+            ],
+            claim_sets: Vec::new(),
+        };
+        let mut html = String::new();
+        render_credential(&mut html, &matched);
+        assert!(html.contains(
+            "<span class=\"path\">address.locality</span>: <span class=\"value\">Berlin</span>"
+        ));
+        // Only the whole object was disclosable: the holder reads that all of it goes.
+        assert!(html.contains(
+            "<span class=\"path\">place_of_birth.locality</span> <span class=\"sends\">(sends all of place_of_birth)</span>"
+        ), "{html}");
+        assert!(html.contains("Hamburg") && html.contains("DE"), "{html}");
     }
 }

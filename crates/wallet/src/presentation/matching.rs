@@ -14,8 +14,11 @@ use immerse_verifier::dcql::{ClaimsQuery, CredentialQuery, DcqlQuery, PathSegmen
 use serde::Serialize;
 use serde_json::Value;
 
+use immerse_sd_jwt::{Limits, SdJwt, reveal};
+
 use super::PresentationError;
 use super::policy::{allowance_for, display_path, is_correlating};
+use super::response::claim_path;
 use crate::StoredCredential;
 use immerse_registry::model::Allowances;
 
@@ -32,8 +35,12 @@ pub struct RequestedClaim {
     pub purpose: String,
     /// A unique identifier: disclosing it lets verifiers link presentations.
     pub correlating: bool,
-    /// What would be disclosed, from the credential the wallet chose.
+    /// What the verifier will receive for this claim, from the disclosures the presentation
+    /// sends (never from the query): the value at `disclosed_path`, as the verifier will see it.
     pub value: Value,
+    /// Where `value` sits: the claim's own path, or an enclosing one when the issuer made only
+    /// the enclosing object disclosable (asked for `address.locality`, all of `address` goes).
+    pub disclosed_path: String,
     #[serde(skip)]
     pub(crate) segments: Vec<PathSegment>,
 }
@@ -90,7 +97,8 @@ pub(crate) fn credential_match(
     query: &CredentialQuery,
     credential: &StoredCredential,
     allowances: &Allowances,
-) -> CredentialMatch {
+) -> Result<CredentialMatch, PresentationError> {
+    let sd_jwt = SdJwt::parse(&credential.sd_jwt, &Limits::default())?;
     let claims_queries = query.claims.as_deref().unwrap_or_default();
     let key = |index: usize| format!("{}/{index}", query.id);
     // s6.4.1: with claim_sets, the combinations this credential satisfies, as claim indices.
@@ -121,19 +129,23 @@ pub(crate) fn credential_match(
         .filter(|(index, _)| {
             satisfied.is_empty() || satisfied.iter().any(|set| set.contains(index))
         })
-        .map(|(index, claim)| RequestedClaim {
-            key: key(index),
-            path: display_path(&claim.path),
-            required: satisfied.is_empty() || satisfied.iter().all(|set| set.contains(&index)),
-            purpose: allowance_for(allowances, &claim.path)
-                .map(|allowed| allowed.purpose.clone())
-                .unwrap_or_default(),
-            correlating: is_correlating(&claim.path),
-            value: claim_value(claim, credential),
-            segments: claim.path.clone(),
+        .map(|(index, claim)| {
+            let (disclosed_path, value) = disclosed(&sd_jwt, claim)?;
+            Ok(RequestedClaim {
+                key: key(index),
+                path: display_path(&claim.path),
+                required: satisfied.is_empty() || satisfied.iter().all(|set| set.contains(&index)),
+                purpose: allowance_for(allowances, &claim.path)
+                    .map(|allowed| allowed.purpose.clone())
+                    .unwrap_or_default(),
+                correlating: is_correlating(&claim.path),
+                value,
+                disclosed_path,
+                segments: claim.path.clone(),
+            })
         })
-        .collect();
-    CredentialMatch {
+        .collect::<Result<Vec<_>, PresentationError>>()?;
+    Ok(CredentialMatch {
         query_id: query.id.clone(),
         credential_id: credential.id.clone(),
         issuer: credential.issuer.clone(),
@@ -143,15 +155,22 @@ pub(crate) fn credential_match(
             .iter()
             .map(|set| set.iter().map(|&index| key(index)).collect())
             .collect(),
-    }
+    })
 }
 
-/// The value a claims path selects, for the holder to see (arrays for wildcards).
-fn claim_value(claim: &ClaimsQuery, credential: &StoredCredential) -> Value {
-    match claim.selected(&credential.claims).as_slice() {
-        [one] => (*one).clone(),
-        many => Value::Array(many.iter().map(|value| (*value).clone()).collect()),
-    }
+/// What presenting `claim` sends, as the verifier will process it: the outermost disclosure
+/// on the way to the claim, or the claim with whatever is disclosed inside it.
+fn disclosed(sd_jwt: &SdJwt, claim: &ClaimsQuery) -> Result<(String, Value), PresentationError> {
+    let selected = claim_path(&claim.path);
+    let revealed = reveal(sd_jwt, std::slice::from_ref(&selected), &Limits::default())?;
+    let shown = revealed
+        .disclosure_containing(&selected)
+        .unwrap_or(&selected);
+    let value = shown
+        .value_in(&revealed.claims)
+        .cloned()
+        .unwrap_or(Value::Null);
+    Ok((shown.to_string(), value))
 }
 
 /// The credential query ids to answer (s6.4.2), given those the wallet can answer.
@@ -187,17 +206,30 @@ mod tests {
     use std::sync::Arc;
 
     use immerse_jose::SoftwareSigner;
+    use immerse_sd_jwt::{ClaimPath, DisclosurePolicy, IssueOptions, issue};
     use serde_json::json;
 
     use super::*;
 
-    fn credential(claims: Value) -> StoredCredential {
+    /// A held credential whose issuer made each top-level claim disclosable as a whole.
+    async fn credential(claims: Value) -> StoredCredential {
+        let issuer = SoftwareSigner::generate().unwrap();
+        let policy = claims
+            .as_object()
+            .unwrap()
+            .keys()
+            .fold(DisclosurePolicy::new(), |policy, name| {
+                policy.disclose(ClaimPath::claim(name.clone()))
+            });
+        let sd_jwt = issue(&issuer, claims.clone(), &policy, &IssueOptions::default())
+            .await
+            .unwrap();
         StoredCredential {
             id: "c1".into(),
             issuer: "https://issuer.test".into(),
             vct: "urn:pid".into(),
             configuration_id: "pid".into(),
-            sd_jwt: String::new(),
+            sd_jwt: sd_jwt.to_compact(),
             claims: claims.as_object().cloned().unwrap(),
             issued_at: 0,
             expires_at: None,
@@ -210,8 +242,8 @@ mod tests {
         DcqlQuery::parse(value).unwrap()
     }
 
-    #[test]
-    fn claim_sets_make_claims_outside_some_combination_optional() {
+    #[tokio::test]
+    async fn claim_sets_make_claims_outside_some_combination_optional() {
         let query = query(json!({"credentials": [{
             "id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:pid"]},
             "claims": [
@@ -223,8 +255,10 @@ mod tests {
             "claim_sets": [["g", "f", "l", "e"], ["g", "f", "l"], ["g", "f"]]
         }]}));
         let held = credential(json!({"given_name": "Erika", "family_name": "M",
-            "address": {"locality": "Berlin"}}));
-        let matched = credential_match(&query.credentials[0], &held, &Allowances::default());
+            "address": {"locality": "Berlin", "postal_code": "10115"}}))
+        .await;
+        let matched =
+            credential_match(&query.credentials[0], &held, &Allowances::default()).unwrap();
         let summary: Vec<(&str, bool)> = matched
             .claims
             .iter()
@@ -239,22 +273,29 @@ mod tests {
                 ("address.locality", false)
             ]
         );
-        assert_eq!(matched.claims[2].value, json!("Berlin"));
+        // Only the whole address is disclosable: the holder is shown that all of it goes.
+        assert_eq!(matched.claims[2].disclosed_path, "address");
+        assert_eq!(
+            matched.claims[2].value,
+            json!({"locality": "Berlin", "postal_code": "10115"})
+        );
+        assert_eq!(matched.claims[0].disclosed_path, "given_name");
         let none = HashSet::new();
         assert_eq!(matched.selection(&none).unwrap().len(), 2);
         let with_locality = HashSet::from(["pid/2"]);
         assert_eq!(matched.selection(&with_locality).unwrap().len(), 3);
     }
 
-    #[test]
-    fn a_choice_that_satisfies_no_combination_is_refused() {
+    #[tokio::test]
+    async fn a_choice_that_satisfies_no_combination_is_refused() {
         let query = query(json!({"credentials": [{
             "id": "pid", "format": "dc+sd-jwt", "meta": {"vct_values": ["urn:pid"]},
             "claims": [{"id": "a", "path": ["a"]}, {"id": "b", "path": ["b"]}],
             "claim_sets": [["a"], ["b"]]
         }]}));
-        let held = credential(json!({"a": 1, "b": 2}));
-        let matched = credential_match(&query.credentials[0], &held, &Allowances::default());
+        let held = credential(json!({"a": 1, "b": 2})).await;
+        let matched =
+            credential_match(&query.credentials[0], &held, &Allowances::default()).unwrap();
         assert!(matched.claims.iter().all(|claim| !claim.required));
         let error = matched.selection(&HashSet::new()).unwrap_err();
         assert_eq!(error.code(), "selection_incomplete");

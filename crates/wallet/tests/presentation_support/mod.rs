@@ -199,6 +199,24 @@ impl Setup {
     /// Issues `credential` to the world's holder key and stores it in the wallet.
     pub async fn hold(&self, id: &str, credential: &Credential) {
         let sd_jwt = self.world.issue(credential).await;
+        self.store(id, credential, sd_jwt);
+    }
+
+    /// As [`Setup::hold`], with the claims `policy` names selectively disclosable.
+    pub async fn hold_disclosing(
+        &self,
+        id: &str,
+        credential: &Credential,
+        policy: &immerse_sd_jwt::DisclosurePolicy,
+    ) {
+        let sd_jwt = self
+            .world
+            .issue_disclosing(&self.world.issuer, credential, policy)
+            .await;
+        self.store(id, credential, sd_jwt);
+    }
+
+    fn store(&self, id: &str, credential: &Credential, sd_jwt: immerse_sd_jwt::SdJwt) {
         let holder =
             SoftwareSigner::from_pkcs8_pem(&self.world.holder.to_pkcs8_pem().unwrap()).unwrap();
         assert_eq!(holder.public_jwk(), self.world.holder.public_jwk());
