@@ -3,6 +3,10 @@
 //! [`Origins`] maps one to the other for the wallet and the verifier alike.
 #![forbid(unsafe_code)]
 
+pub mod outbound;
+
+pub use outbound::{OutboundPolicy, OutboundRefusal};
+
 /// Where to connect for a public origin: `https://issuer.example` served on
 /// `http://127.0.0.1:8443` in development, the way `/etc/hosts` points a name elsewhere.
 ///

@@ -1,6 +1,6 @@
 //! Configuration and the verifier's client identity.
 use immerse_jose::{PublicJwk, Signer, base64url};
-use immerse_net::Origins;
+use immerse_net::{Origins, OutboundPolicy};
 use openssl::x509::X509;
 use sha2::{Digest, Sha256};
 
@@ -53,6 +53,8 @@ pub struct Config {
     /// Where status list URIs are fetched from: empty in production; on one development
     /// machine, issuers' public origins routed to their loopback ports.
     pub origins: Origins,
+    /// Where status list fetches may go: the URIs come from presented credentials.
+    pub outbound: OutboundPolicy,
 }
 
 impl Config {
@@ -70,6 +72,7 @@ impl Config {
             status_default_ttl: 300,
             max_body_bytes: 64 * 1024,
             origins: Origins::default(),
+            outbound: OutboundPolicy::default(),
         }
     }
 

@@ -98,6 +98,7 @@ impl Verifier {
             config.status_max_bytes,
             config.status_default_ttl,
             config.origins.clone(),
+            config.outbound,
         )
         .map_err(|err| VerifierError::Config(format!("HTTP client: {err}")))?;
         Ok(Self {

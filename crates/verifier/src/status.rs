@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use immerse_jose::PublicJwkSet;
-use immerse_net::Origins;
+use immerse_net::{Origins, OutboundPolicy};
 use immerse_status_list::{MEDIA_TYPE, Status, StatusReference, VerifiedStatusList, Verifier};
 
 use crate::PresentationError;
@@ -20,6 +20,7 @@ const MAX_CACHED: usize = 1024;
 pub(crate) struct StatusCache {
     http: reqwest::Client,
     origins: Origins,
+    outbound: OutboundPolicy,
     lists: Mutex<HashMap<(String, String), (VerifiedStatusList, i64)>>,
     max_bytes: usize,
     default_ttl: u64,
@@ -30,13 +31,12 @@ impl StatusCache {
         max_bytes: usize,
         default_ttl: u64,
         origins: Origins,
+        outbound: OutboundPolicy,
     ) -> Result<Self, reqwest::Error> {
         Ok(Self {
-            http: reqwest::Client::builder()
-                .timeout(FETCH_TIMEOUT)
-                .redirect(reqwest::redirect::Policy::none())
-                .build()?,
+            http: outbound.client_builder().timeout(FETCH_TIMEOUT).build()?,
             origins,
+            outbound,
             lists: Mutex::default(),
             max_bytes,
             default_ttl,
@@ -85,11 +85,12 @@ impl StatusCache {
         now: i64,
     ) -> Result<VerifiedStatusList, PresentationError> {
         let unavailable = |reason: String| PresentationError::StatusUnavailable(reason);
-        let url = reqwest::Url::parse(&self.origins.locate(&reference.uri))
-            .map_err(|err| unavailable(format!("uri: {err}")))?;
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(unavailable("uri is not http(s)".into()));
-        }
+        // The reason stays in the operator's log: the wallet is told only that the status
+        // could not be learnt, so the verifier is no port scanner for whoever writes the URI.
+        let url = self
+            .outbound
+            .check(&self.origins.locate(&reference.uri))
+            .map_err(|refusal| unavailable(format!("uri: {refusal}")))?;
         // Draft s8.1: ask for the JWT form.
         let mut response = self
             .http

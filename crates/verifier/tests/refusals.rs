@@ -217,6 +217,26 @@ async fn unreachable_status_list_fails_closed() {
         .await;
 }
 
+/// The status list is served, on loopback, which this verifier's outbound policy refuses: the
+/// URI a credential carries never makes the verifier connect where it may not.
+#[tokio::test]
+async fn a_status_uri_the_outbound_policy_refuses_is_never_fetched() {
+    let world = World::start(Options {
+        outbound: Some(immerse_net::OutboundPolicy {
+            allow_loopback: false,
+            allow_private_networks: false,
+        }),
+        ..Options::default()
+    })
+    .await;
+    let session = world.session().await;
+    let sd_jwt = world.issue(&world.credential()).await;
+    let vp = world.present(&sd_jwt, &session).await;
+    world
+        .assert_status_unavailable(&session, json!({"pid": [vp]}))
+        .await;
+}
+
 #[tokio::test]
 async fn expired_credential_is_rejected() {
     let world = World::start(Options::default()).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use immerse_attestation::provider::EvidenceProvider;
 use immerse_registry::client::RegistryClient;
 
-use immerse_net::Origins;
+use immerse_net::{Origins, OutboundPolicy};
 
 use crate::attest::ServiceAccountTokenSource;
 
@@ -31,6 +31,8 @@ pub struct WalletConfig {
     pub request_timeout: Duration,
     pub max_response_bytes: usize,
     pub origins: Origins,
+    /// Where the wallet's fetches may go (every URL it is handed comes from outside).
+    pub outbound: OutboundPolicy,
 }
 
 impl WalletConfig {
@@ -51,6 +53,7 @@ impl WalletConfig {
             request_timeout: Duration::from_secs(15),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             origins: Origins::default(),
+            outbound: OutboundPolicy::default(),
         }
     }
 }

@@ -63,11 +63,13 @@ impl Wallet {
 
     /// As [`Wallet::new`], reading "now" from `clock`.
     pub fn with_clock(config: WalletConfig, clock: Clock) -> Result<Self, WalletError> {
-        let http = reqwest::Client::builder()
+        // Every URL the wallet follows is one it chose to trust; a redirect is not, and a name
+        // only reaches the addresses the outbound policy allows.
+        let http = config
+            .outbound
+            .client_builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
-            // Every URL the wallet follows is one it chose to trust; a redirect is not.
-            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|err| WalletError::Internal(format!("HTTP client: {err}")))?;
         Ok(Self {
@@ -95,7 +97,8 @@ impl Wallet {
         &self.inner.config.registry
     }
 
-    /// The wallet's HTTP client (no redirects followed, timeouts from the configuration).
+    /// The wallet's HTTP client (no redirects followed, timeouts from the configuration, names
+    /// resolved through the outbound policy).
     pub fn http(&self) -> &reqwest::Client {
         &self.inner.http
     }

@@ -82,6 +82,8 @@ pub struct Options {
     /// Speak `openid_federation:<entity>` instead of `x509_hash` (the entity is not enrolled
     /// in the registry here; tests that need it enrol it).
     pub federation_entity: Option<String>,
+    /// The verifier's outbound policy; the default (loopback allowed) unless given.
+    pub outbound: Option<immerse_net::OutboundPolicy>,
 }
 
 pub struct World {
@@ -218,6 +220,9 @@ impl World {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::new(base.clone()).with_api_token(API_TOKEN);
         config.allow_direct_post = options.allow_direct_post;
+        if let Some(outbound) = options.outbound {
+            config.outbound = outbound;
+        }
         config.redirect_url = Some("https://rp.test/done".into());
         // A second replica over the same database: what one spends, the other sees spent.
         let replica_identity = identity_of(signing.clone());

@@ -26,6 +26,10 @@ impl Wallet {
             url: url.to_owned(),
             reason,
         };
+        self.config()
+            .outbound
+            .check(&self.locate(url))
+            .map_err(|refusal| unreachable(refusal.to_string()))?;
         let mut response = request
             .send()
             .await

@@ -179,6 +179,11 @@ pub(crate) async fn fetch_request_object(
         url: request_uri.to_owned(),
         reason,
     };
+    wallet
+        .config()
+        .outbound
+        .check(&located)
+        .map_err(|refusal| unreachable(refusal.to_string()))?;
     let builder = if post {
         wallet.http().post(&located)
     } else {
