@@ -1,9 +1,9 @@
-//! Arbitrary bytes as an RFC 3161 `TimeStampResp` or bare `TimeStampToken` (CMS SignedData
-//! around a TSTInfo), as a Sigstore bundle carries them: unwrapped, its TSTInfo read, and
-//! verified against the real staging trusted root over the signature it should stamp. The
-//! bytes are also XORed into the staging TSA's real response, which verifies as it is (the
-//! empty input), so that the fuzzer mutates a token OpenSSL accepts. An error or a genTime,
-//! never a panic.
+//! Arbitrary bytes as an RFC 3161 `TimeStampResp` or bare `TimeStampToken` (CMS SignedData around a
+//! TSTInfo), as a Sigstore bundle carries them: unwrapped, its TSTInfo read, and verified against
+//! the real staging trusted root over the signature it should stamp. The bytes are also applied as
+//! a patch (an offset, then bytes XORed in) to the staging TSA's real response, which verifies as
+//! it is (any input under two bytes), so that the fuzzer mutates a token OpenSSL accepts. An error
+//! or a genTime, never a panic.
 #![no_main]
 use std::sync::LazyLock;
 
@@ -46,12 +46,21 @@ fn exercise(staging: &Staging, bytes: &[u8]) {
     let _ = verify_timestamp(bytes, &staging.signature, &staging.root);
 }
 
+/// The input as a patch of `template`: two bytes of offset (little-endian), then bytes XORed in
+/// from there. Shorter inputs (libFuzzer starts from "\n") leave the template as it is.
+fn patched(template: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut out = template.to_vec();
+    if let [low, high, patch @ ..] = data {
+        let at = usize::from(u16::from_le_bytes([*low, *high])) % out.len().max(1);
+        for (byte, flip) in out[at..].iter_mut().zip(patch) {
+            *byte ^= flip;
+        }
+    }
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
     let staging = &*STAGING;
     exercise(staging, data);
-    let mut mutated = staging.response.clone();
-    for (byte, flip) in mutated.iter_mut().zip(data) {
-        *byte ^= flip;
-    }
-    exercise(staging, &mutated);
+    exercise(staging, &patched(&staging.response, data));
 });

@@ -1,9 +1,9 @@
 //! Arbitrary bytes as what the SEV-SNP path reads from outside the process: the firmware's
-//! MSG_REPORT_RSP (through the host's driver), and the attestation report a wallet sends,
-//! parsed alone and verified as evidence against a simulated AMD platform (pinned root, ASK,
-//! VCEK). The bytes are also XORed into a report that platform signed, so that the fuzzer
-//! starts from evidence that verifies (the empty input) and mutates field by field. An error
-//! or claims, never a panic; a parsed report keeps its bytes.
+//! MSG_REPORT_RSP (through the host's driver), and the attestation report a wallet sends, parsed
+//! alone and verified as evidence against a simulated AMD platform (pinned root, ASK, VCEK). The
+//! bytes are also applied as a patch (an offset, then bytes XORed in) to a report that platform
+//! signed, so that the fuzzer starts from evidence that verifies (any input under two bytes) and
+//! mutates it field by field. An error or claims, never a panic; a parsed report keeps its bytes.
 #![no_main]
 use std::sync::LazyLock;
 
@@ -80,6 +80,19 @@ fn as_evidence(platform: &Platform, report: &[u8]) {
     );
 }
 
+/// The input as a patch of `template`: two bytes of offset (little-endian), then bytes XORed in
+/// from there. Shorter inputs (libFuzzer starts from "\n") leave the template as it is.
+fn patched(template: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut out = template.to_vec();
+    if let [low, high, patch @ ..] = data {
+        let at = usize::from(u16::from_le_bytes([*low, *high])) % out.len().max(1);
+        for (byte, flip) in out[at..].iter_mut().zip(patch) {
+            *byte ^= flip;
+        }
+    }
+    out
+}
+
 fuzz_target!(|data: &[u8]| {
     let platform = &*PLATFORM;
     let _ = immerse_sev_guest::parse_response(data);
@@ -91,9 +104,5 @@ fuzz_target!(|data: &[u8]| {
     }
     as_evidence(platform, data);
 
-    let mut mutated = platform.signed.clone();
-    for (byte, flip) in mutated.iter_mut().zip(data) {
-        *byte ^= flip;
-    }
-    as_evidence(platform, &mutated);
+    as_evidence(platform, &patched(&platform.signed, data));
 });
