@@ -39,9 +39,38 @@ impl Origins {
     }
 }
 
+/// Whether `url` lies under the origin (scheme, host, port) of `identifier`: where an entity
+/// may publish what its identifier vouches for, such as an issuer's status lists.
+pub fn under_origin_of(url: &str, identifier: &str) -> bool {
+    match (reqwest::Url::parse(url), reqwest::Url::parse(identifier)) {
+        (Ok(url), Ok(identifier)) => {
+            let origin = identifier.origin();
+            origin.is_tuple() && url.origin() == origin
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_is_under_an_origin_only_with_the_same_scheme_host_and_port() {
+        let issuer = "https://issuer.test/tenant";
+        assert!(under_origin_of("https://issuer.test/statuslists/1", issuer));
+        assert!(under_origin_of("https://ISSUER.test:443/x", issuer));
+        for foreign in [
+            "http://issuer.test/statuslists/1",
+            "https://issuer.test:8443/x",
+            "https://issuer.test.evil/x",
+            "https://evil.test/x",
+            "not a url",
+        ] {
+            assert!(!under_origin_of(foreign, issuer), "{foreign}");
+        }
+        assert!(!under_origin_of("https://issuer.test/x", "urn:issuer"));
+    }
 
     #[test]
     fn a_route_matches_whole_origins_only() {

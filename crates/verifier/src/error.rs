@@ -36,6 +36,10 @@ pub enum PresentationError {
     MissingStatus,
     #[error("credential status is {0}")]
     Status(&'static str),
+    /// The status list URI does not lie under the issuer identifier's origin: a list there is
+    /// not the issuer's to publish, whoever signed it.
+    #[error("status list {0} is not under the issuer's origin")]
+    ForeignStatusList(String),
     /// Fail closed: no verified status list could be had (the verifier's trouble, not the
     /// wallet's).
     #[error("status list unavailable: {0}")]
@@ -64,6 +68,7 @@ impl PresentationError {
             Self::MissingStatus => "status_missing".into(),
             Self::Status(status) => format!("status:{status}"),
             Self::StatusUnavailable(_) => "status_unavailable".into(),
+            Self::ForeignStatusList(_) => "foreign_status_list".into(),
         }
     }
 }

@@ -80,6 +80,9 @@ impl Verifier {
         // OpenID4VP 1.0 s8.6, Token Status List draft s8.3: status, fail closed.
         match verified.status() {
             Some(status) => {
+                if !immerse_net::under_origin_of(&status.uri, &claimed.iss) {
+                    return Err(PresentationError::ForeignStatusList(status.uri.clone()));
+                }
                 // Signed by the credential's own issuer entity, no other.
                 let keys = issuer.verification_keys(now, self.registry.options().retention);
                 let reference = StatusReference::new(status.idx, status.uri.clone());

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::{Arc, Mutex};
 
-use common::{Options, VCT, World, serve_status_list};
+use common::{Options, SECOND_ISSUER, VCT, World, serve_status_list};
 use immerse_jose::SoftwareSigner;
 use immerse_registry::model::{Allowances, Role};
 use immerse_status_list::{Bits, StatusList};
@@ -92,14 +92,11 @@ async fn only_an_active_issuer_registered_for_the_vct_is_trusted() {
 
     // The same shape from an active issuer registered for the vct verifies: the refusals
     // above are the role, the allowance and the status, nothing else.
-    let entity = "https://second-issuer.test";
-    let signer = world
-        .enrol(entity, Role::Issuer, issuing(&[VCT]), false)
-        .await;
+    world.enrol_second_issuer(issuing(&[VCT])).await;
     let mut credential = world.credential();
-    credential.iss = entity.into();
-    credential.status.as_mut().unwrap().uri = own_status_list(&signer).await;
-    let sd_jwt = world.issue_with(&signer, &credential).await;
+    credential.iss = SECOND_ISSUER.into();
+    credential.status.as_mut().unwrap().uri = format!("{SECOND_ISSUER}/status/1");
+    let sd_jwt = world.issue_with(&world.second_issuer, &credential).await;
     let session = world.session().await;
     let vp = world.present(&sd_jwt, &session).await;
     let (status, body) = world.respond(&session, json!({"pid": [vp]})).await;
@@ -126,10 +123,10 @@ async fn the_refusal_says_an_issuer_without_credential_types_may_issue_none() {
     );
 }
 
-/// A genuine credential whose status list is signed by anyone but its issuer entity: no
-/// verified status can be had, so it fails closed, as the verifier's trouble.
+/// A genuine credential whose status list another entity publishes (and signs) is refused: a
+/// list outside the issuer identifier's origin is not the issuer's to publish.
 #[tokio::test]
-async fn a_status_list_signed_by_another_entity_is_not_the_credentials_status() {
+async fn a_status_list_published_by_another_entity_is_not_the_credentials_status() {
     let world = World::start(Options::default()).await;
     let rogue_verifier = world
         .enrol(
@@ -154,13 +151,14 @@ async fn a_status_list_signed_by_another_entity_is_not_the_credentials_status() 
         let session = world.session().await;
         let vp = world.present(&sd_jwt, &session).await;
         world
-            .assert_status_unavailable(&session, json!({"pid": [vp]}))
+            .assert_refused(&session, json!({"pid": [vp]}), "foreign_status_list")
             .await;
     }
 }
 
-/// The status cache is keyed by issuer and URI: once the real issuer's list is cached, another
-/// issuer's credential naming that URI is not judged by it.
+/// Once the real issuer's list is cached, another issuer's credential naming that URI is not
+/// judged by it: the URI is not under that issuer's origin (and the cache is keyed by issuer and
+/// URI besides).
 #[tokio::test]
 async fn a_status_list_cached_for_one_issuer_answers_for_no_other() {
     let world = World::start(Options::default()).await;
@@ -180,6 +178,6 @@ async fn a_status_list_cached_for_one_issuer_answers_for_no_other() {
     let session = world.session().await;
     let vp = world.present(&sd_jwt, &session).await;
     world
-        .assert_status_unavailable(&session, json!({"pid": [vp]}))
+        .assert_refused(&session, json!({"pid": [vp]}), "foreign_status_list")
         .await;
 }

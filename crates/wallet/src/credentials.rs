@@ -115,6 +115,13 @@ impl crate::Wallet {
             return Ok(Status::Valid);
         };
         let unavailable = |reason: String| WalletError::StatusUnavailable(reason);
+        // A list outside the issuer identifier's origin is not the issuer's to publish.
+        if !immerse_net::under_origin_of(&reference.uri, &credential.issuer) {
+            return Err(unavailable(format!(
+                "{} is not under the origin of {}",
+                reference.uri, credential.issuer
+            )));
+        }
         let request = self
             .http()
             .get(self.locate(&reference.uri))

@@ -255,6 +255,24 @@ async fn a_revoked_credential_is_not_offered() {
     assert_eq!(setup.result(&session).await["status"], "pending");
 }
 
+/// A status list outside the issuer's origin is not the issuer's: the wallet does not even
+/// fetch it, and the credential is not offered.
+#[tokio::test]
+async fn a_credential_whose_status_list_lies_outside_its_issuers_origin_is_not_offered() {
+    let setup = Setup::start(default_allowances(), true).await;
+    let mut credential = setup.world.credential();
+    credential.status.as_mut().unwrap().uri = format!("{}/status/1", setup.world.status_base);
+    setup.hold("pid-1", &credential).await;
+    let (session, uri) = setup.request(query_with_optional_locality()).await;
+    let error = setup.presenter.resolve(&uri).await.unwrap_err();
+    assert_eq!(error.code(), "no_matching_credential");
+    assert!(
+        error.to_string().contains("is not under the origin of"),
+        "{error}"
+    );
+    assert_eq!(setup.result(&session).await["status"], "pending");
+}
+
 /// Request objects this test signs itself, passed by value, each wrong in one way.
 struct Forger {
     signer: Arc<SoftwareSigner>,

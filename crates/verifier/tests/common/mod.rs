@@ -94,14 +94,22 @@ pub struct World {
     pub base: String,
     pub issuer: SoftwareSigner,
     pub holder: SoftwareSigner,
+    /// Under the issuer's origin; served at `status_base` on loopback.
     pub status_uri: String,
+    pub status_base: String,
     pub status_list: Arc<Mutex<StatusList>>,
     pub http: reqwest::Client,
     pub ca: X509,
     pub store: Store,
     /// The verifier's request-signing key.
     pub verifier_key: Arc<SoftwareSigner>,
+    /// The key of a second issuer, [`SECOND_ISSUER`] (not enrolled: tests enrol it as they
+    /// need), whose all-VALID status list is served under its own origin.
+    pub second_issuer: SoftwareSigner,
 }
+
+/// A second issuer identifier whose origin the verifier routes to loopback.
+pub const SECOND_ISSUER: &str = "https://second-issuer.test";
 
 /// Enrols entity `id` with `role`, `allowances` and a fresh signing key, which it returns.
 async fn enrol(
@@ -110,6 +118,19 @@ async fn enrol(
     role: Role,
     allowances: Allowances,
 ) -> SoftwareSigner {
+    let signer = SoftwareSigner::generate().unwrap();
+    enrol_with(registry, id, role, allowances, &signer).await;
+    signer
+}
+
+/// Enrols entity `id` with `role`, `allowances` and `signer`'s key.
+async fn enrol_with(
+    registry: &Registry,
+    id: &str,
+    role: Role,
+    allowances: Allowances,
+    signer: &SoftwareSigner,
+) {
     let entity = NewEntity {
         id: id.into(),
         role,
@@ -117,11 +138,9 @@ async fn enrol(
         allowances,
     };
     registry.create_entity("admin:test", entity).await.unwrap();
-    let signer = SoftwareSigner::generate().unwrap();
     let key: AdminKey =
         serde_json::from_value(json!({"jwk": signer.public_jwk(), "alg": "ES256"})).unwrap();
     registry.add_key("admin:test", id, key).await.unwrap();
-    signer
 }
 
 /// Serves `list` as a status list token signed by `signer` at `/status/1`; returns its URI.
@@ -130,12 +149,32 @@ pub async fn serve_status_list(
     list: Arc<Mutex<StatusList>>,
 ) -> String {
     let uri = Arc::new(Mutex::new(String::new()));
-    let uri_in_route = uri.clone();
+    let base = serve_status_route(signer, list, uri.clone()).await;
+    let status_uri = format!("{base}/status/1");
+    *uri.lock().unwrap() = status_uri.clone();
+    status_uri
+}
+
+/// Serves `list` signed by `signer` as the status list at `public_uri` (whose path is
+/// `/status/1`), on loopback; returns the loopback base that `public_uri`'s origin routes to.
+pub async fn serve_status_list_as(
+    signer: Arc<SoftwareSigner>,
+    list: Arc<Mutex<StatusList>>,
+    public_uri: &str,
+) -> String {
+    serve_status_route(signer, list, Arc::new(Mutex::new(public_uri.to_owned()))).await
+}
+
+async fn serve_status_route(
+    signer: Arc<SoftwareSigner>,
+    list: Arc<Mutex<StatusList>>,
+    sub: Arc<Mutex<String>>,
+) -> String {
     let router = axum::Router::new().route(
         "/status/1",
         get(move || {
             let list = list.lock().unwrap().clone();
-            let sub = uri_in_route.lock().unwrap().clone();
+            let sub = sub.lock().unwrap().clone();
             let signer = signer.clone();
             async move {
                 let token = StatusListToken {
@@ -149,10 +188,7 @@ pub async fn serve_status_list(
             }
         }),
     );
-    let base = serve(router).await;
-    let status_uri = format!("{base}/status/1");
-    *uri.lock().unwrap() = status_uri.clone();
-    status_uri
+    serve(router).await
 }
 
 async fn serve(router: axum::Router) -> String {
@@ -180,6 +216,9 @@ impl World {
 
         // The issuer's status list, served as a signed token by a tiny route.
         let status_list = Arc::new(Mutex::new(StatusList::new(Bits::One, 1024)));
+        // Under the issuer's origin, as the verifier requires; development routing takes the
+        // fetch to the loopback port.
+        let status_uri = format!("{ISSUER}/status/1");
         let status_base = if options.status_unreachable {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let address = listener.local_addr().unwrap();
@@ -188,10 +227,8 @@ impl World {
         } else {
             let signer =
                 Arc::new(SoftwareSigner::from_pkcs8_pem(&issuer.to_pkcs8_pem().unwrap()).unwrap());
-            let uri = serve_status_list(signer, status_list.clone()).await;
-            uri.trim_end_matches("/status/1").to_owned()
+            serve_status_list_as(signer, status_list.clone(), &status_uri).await
         };
-        let status_uri = format!("{status_base}/status/1");
 
         // The verifier, its request-signing key certified by a test CA.
         let signing = Arc::new(SoftwareSigner::generate().unwrap());
@@ -220,6 +257,18 @@ impl World {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config::new(base.clone()).with_api_token(API_TOKEN);
         config.allow_direct_post = options.allow_direct_post;
+        let second_issuer = SoftwareSigner::generate().unwrap();
+        let second_base = serve_status_list_as(
+            Arc::new(
+                SoftwareSigner::from_pkcs8_pem(&second_issuer.to_pkcs8_pem().unwrap()).unwrap(),
+            ),
+            Arc::new(Mutex::new(StatusList::new(Bits::One, 1024))),
+            &format!("{SECOND_ISSUER}/status/1"),
+        )
+        .await;
+        config.origins = immerse_net::Origins::default()
+            .route(ISSUER, status_base.clone())
+            .route(SECOND_ISSUER, second_base);
         if let Some(outbound) = options.outbound {
             config.outbound = outbound;
         }
@@ -247,11 +296,13 @@ impl World {
             issuer,
             holder: SoftwareSigner::generate().unwrap(),
             status_uri,
+            status_base,
             status_list,
             http: reqwest::Client::new(),
             ca,
             store,
             verifier_key: signing,
+            second_issuer,
         }
     }
 
@@ -504,13 +555,23 @@ impl World {
         suspended: bool,
     ) -> SoftwareSigner {
         let signer = enrol(&self.registry, id, role, allowances).await;
+        self.suspend_if(id, suspended).await;
+        signer
+    }
+
+    /// Enrols [`SECOND_ISSUER`] with `allowances` and [`World::second_issuer`]'s key.
+    pub async fn enrol_second_issuer(&self, allowances: Allowances) {
+        let (id, signer) = (SECOND_ISSUER, &self.second_issuer);
+        enrol_with(&self.registry, id, Role::Issuer, allowances, signer).await;
+    }
+
+    async fn suspend_if(&self, id: &str, suspended: bool) {
         if suspended {
             self.registry
                 .set_suspended("admin:test", id, true)
                 .await
                 .unwrap();
         }
-        signer
     }
 
     /// One presentation refused: the wallet gets `invalid_request`, and the relying party

@@ -173,12 +173,15 @@ impl Setup {
             ClientOptions::default(),
         )
         .unwrap();
-        let config = WalletConfig::new(
+        let mut config = WalletConfig::new(
             registry,
             "http://127.0.0.1:9",
             Arc::new(|| async { Err("presentation tests need no token".to_owned()) }),
             Arc::new(NoEvidence),
         );
+        // The issuer's status list is under its origin, served on loopback.
+        config.origins = immerse_net::Origins::default()
+            .route(verifier_world::ISSUER, world.status_base.clone());
         let clock_offset = Arc::new(AtomicI64::new(0));
         let offset = clock_offset.clone();
         let wallet = Wallet::with_clock(
