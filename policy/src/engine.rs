@@ -93,6 +93,9 @@ pub struct EngineConfig {
     /// The most one verification may take before it is abandoned as unavailable.
     pub verification_limit: Duration,
     pub max_entries: usize,
+    /// Hosts besides each registry's own that may serve its Bearer tokens (the pull
+    /// credentials go there).
+    pub token_realm_hosts: Vec<String>,
 }
 
 impl Default for EngineConfig {
@@ -104,6 +107,7 @@ impl Default for EngineConfig {
             failure_ttl: Duration::from_secs(10),
             verification_limit: Duration::from_secs(60),
             max_entries: 10_000,
+            token_realm_hosts: Vec::new(),
         }
     }
 }
@@ -180,14 +184,19 @@ impl Engine {
             return Ok(client.clone());
         }
         // Plain http is for a registry on this host only (the oci crate refuses it elsewhere).
-        let client = Arc::new(
-            RegistryClient::builder(&host)
-                .credentials(credentials.clone())
-                .plain_http(immerse_oci::client::is_loopback_host(
-                    host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h),
-                ))
-                .build()?,
-        );
+        let builder = RegistryClient::builder(&host)
+            .credentials(credentials.clone())
+            .plain_http(immerse_oci::client::is_loopback_host(
+                host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h),
+            ));
+        let builder = self
+            .config
+            .token_realm_hosts
+            .iter()
+            .fold(builder, |builder, realm| {
+                builder.token_realm_host(realm.clone())
+            });
+        let client = Arc::new(builder.build()?);
         clients.insert(key, client.clone());
         Ok(client)
     }

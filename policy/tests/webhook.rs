@@ -567,3 +567,32 @@ async fn a_cached_verdict_does_not_outlive_the_revocation_of_its_registry_key() 
     let response = hook.validate("apps", &image, None).await;
     assert_denied(&response, "signed by 0 of the 1 required authorities");
 }
+
+#[tokio::test]
+async fn a_registry_no_policy_governs_is_never_contacted() {
+    let Some(hook) = Webhook::start("enforce").await else {
+        return;
+    };
+    // A registry nobody governs, counting the connections it is offered.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let host = listener.local_addr().unwrap().to_string();
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = listener.accept().await {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    for image in [
+        format!("{host}/apps/web:1"),
+        format!("{host}/apps/web@sha256:{}", "0".repeat(64)),
+    ] {
+        let response = hook.validate("apps", &image, None).await;
+        assert_denied(&response, "no ImagePolicy governs");
+    }
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "the webhook connected to a registry no ImagePolicy governs"
+    );
+}

@@ -92,6 +92,10 @@ pub struct ServeArgs {
     failure_ttl_seconds: u64,
     #[arg(long, default_value_t = 30)]
     reload_seconds: u64,
+    /// A host besides a registry's own that may serve its Bearer tokens (repeatable): the
+    /// pull credentials are sent there.
+    #[arg(long = "token-realm-host")]
+    token_realm_hosts: Vec<String>,
     #[command(flatten)]
     judge: JudgeArgs,
 }
@@ -281,6 +285,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let engine = EngineConfig {
         success_ttl: Duration::from_secs(args.success_ttl_seconds),
         failure_ttl: Duration::from_secs(args.failure_ttl_seconds),
+        token_realm_hosts: args.token_realm_hosts.clone(),
         ..args.judge.engine()?
     };
     let config = AdmissionConfig {

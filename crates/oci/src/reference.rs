@@ -16,6 +16,8 @@ use crate::error::{OciError, Result};
 pub const DOCKER_HUB: &str = "docker.io";
 /// The host that serves Docker Hub's distribution API.
 pub const DOCKER_HUB_API_HOST: &str = "registry-1.docker.io";
+/// The host that issues Docker Hub's Bearer tokens.
+pub const DOCKER_HUB_TOKEN_HOST: &str = "auth.docker.io";
 /// Docker Hub's legacy name, which the Docker CLI and containerd treat as [`DOCKER_HUB`].
 pub const DOCKER_HUB_LEGACY: &str = "index.docker.io";
 /// distribution/reference: `NameTotalLengthMax`.

@@ -110,6 +110,19 @@ async fn bearer_challenge_is_answered_with_a_token_and_cached() {
             }),
         )
         .route(
+            "/v2/elsewhere/manifests/{reference}",
+            get(|State(s): State<Arc<TokenServer>>| async move {
+                // Loopback, so allowed over http, but another host than the registry's.
+                let port = s.port.load(Ordering::SeqCst);
+                let value = format!(r#"Bearer realm="http://localhost:{port}/token",service="x""#);
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, value)],
+                )
+                    .into_response()
+            }),
+        )
+        .route(
             "/token",
             get(
                 |State(s): State<Arc<TokenServer>>,
@@ -164,6 +177,35 @@ async fn bearer_challenge_is_answered_with_a_token_and_cached() {
         matches!(err, OciError::InvalidUrl { .. }),
         "a plain-http realm off loopback is refused: {err}"
     );
+
+    // A realm on another host would receive the credentials: refused, nothing sent there.
+    let before = state.token_requests.load(Ordering::SeqCst);
+    let err = c
+        .repository("elsewhere")
+        .unwrap()
+        .get_manifest("latest")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OciError::InvalidUrl { reason, .. } if reason.contains("registry's host")),
+        "{err}"
+    );
+    assert_eq!(state.token_requests.load(Ordering::SeqCst), before);
+    // Unless the operator names that host.
+    let trusting = RegistryClient::builder(&format!("127.0.0.1:{port}"))
+        .plain_http(true)
+        .credentials(user())
+        .token_realm_host("localhost")
+        .build()
+        .unwrap();
+    let err = trusting
+        .repository("elsewhere")
+        .unwrap()
+        .get_manifest("latest")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OciError::Auth(_)), "{err}");
+    assert_eq!(state.token_requests.load(Ordering::SeqCst), before + 1);
 }
 
 #[tokio::test]

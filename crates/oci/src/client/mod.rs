@@ -22,7 +22,7 @@ pub use auth::{Challenge, Credentials, parse_challenge};
 pub use repository::{FetchedManifest, Repository};
 
 use crate::error::{OciError, Result};
-use crate::reference::{valid_host, valid_repository};
+use crate::reference::{DOCKER_HUB_API_HOST, DOCKER_HUB_TOKEN_HOST, valid_host, valid_repository};
 
 /// Default limit for one blob: 64 MiB (signatures, attestations and SBOMs are far smaller;
 /// callers that pull image layers raise it).
@@ -55,6 +55,7 @@ pub struct ClientBuilder {
     credentials: Credentials,
     plain_http: bool,
     max_blob_bytes: u64,
+    token_realm_hosts: Vec<String>,
 }
 
 impl ClientBuilder {
@@ -71,6 +72,15 @@ impl ClientBuilder {
 
     pub fn max_blob_bytes(mut self, limit: u64) -> Self {
         self.max_blob_bytes = limit;
+        self
+    }
+
+    /// A host besides the registry's own that may serve its Bearer tokens. The credentials go
+    /// to the token realm, so a realm elsewhere is refused unless named here (Docker Hub's
+    /// `auth.docker.io` is known).
+    pub fn token_realm_host(mut self, host: impl Into<String>) -> Self {
+        self.token_realm_hosts
+            .push(host.into().to_ascii_lowercase());
         self
     }
 
@@ -106,9 +116,17 @@ impl ClientBuilder {
             .timeout(REQUEST_TIMEOUT)
             .user_agent(concat!("immerse-oci/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let mut token_realm_hosts = self.token_realm_hosts;
+        if let Some(host) = base.host_str() {
+            token_realm_hosts.push(host.to_ascii_lowercase());
+            if host == DOCKER_HUB_API_HOST {
+                token_realm_hosts.push(DOCKER_HUB_TOKEN_HOST.to_owned());
+            }
+        }
         Ok(RegistryClient {
             http,
             base,
+            token_realm_hosts,
             registry: self.registry,
             credentials: self.credentials,
             tokens: Mutex::new(HashMap::new()),
@@ -121,6 +139,8 @@ impl ClientBuilder {
 pub struct RegistryClient {
     http: reqwest::Client,
     base: Url,
+    /// Where Bearer tokens may be fetched: the registry's host and those configured.
+    token_realm_hosts: Vec<String>,
     registry: String,
     credentials: Credentials,
     tokens: Mutex<HashMap<String, Authorization>>,
@@ -161,6 +181,7 @@ impl RegistryClient {
             credentials: Credentials::Anonymous,
             plain_http: false,
             max_blob_bytes: DEFAULT_MAX_BLOB_BYTES,
+            token_realm_hosts: Vec::new(),
         }
     }
 
@@ -290,6 +311,13 @@ impl RegistryClient {
                     return Err(OciError::InvalidUrl {
                         url: realm.to_string(),
                         reason: "token realm over plain http off loopback",
+                    });
+                }
+                let realm_host = realm.host_str().unwrap_or_default().to_ascii_lowercase();
+                if !self.token_realm_hosts.contains(&realm_host) {
+                    return Err(OciError::InvalidUrl {
+                        url: realm.to_string(),
+                        reason: "token realm not on the registry's host or a configured one",
                     });
                 }
                 // Ask for what the registry said it needs; our own scope when it did not say.
