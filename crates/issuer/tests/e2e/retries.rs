@@ -1,6 +1,7 @@
 //! A failed request spends nothing the specification does not say it spends: each recoverable
-//! error of the token endpoint, retried as a wallet would (the same client attestation and PoP
-//! where the error did not concern them, a fresh DPoP proof), succeeds.
+//! error of the token and credential endpoints, retried as a wallet would (the same client
+//! attestation, PoP and c_nonce where the error did not concern them, a fresh DPoP proof),
+//! succeeds.
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -67,6 +68,82 @@ async fn recoverable_token_errors_retried_with_the_same_pop_succeed() {
                     ..Default::default()
                 },
             )
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "retry after {expected}: {:?}",
+            response.text().await
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recoverable_credential_errors_retried_as_a_wallet_would_succeed() {
+    use immerse_jose::jwe::DecryptionKey;
+    use immerse_jose::{Curve, SoftwareSigner};
+
+    for expected in ["use_dpop_nonce", "invalid_nonce"] {
+        let env = start(|_| {}).await;
+        let wallet = Wallet::new();
+        let offer = env.simple_offer().await;
+        let token = env.access_token(&wallet, &offer).await;
+        let holder = SoftwareSigner::generate().unwrap();
+        let response_key = DecryptionKey::generate(Curve::P256).unwrap();
+        let mut jwk = response_key.public_jwk().to_object();
+        jwk.insert("alg".into(), "ECDH-ES".into());
+        let request = |proof: String| {
+            json!({
+                "credential_configuration_id": CONFIGURATION,
+                "proofs": {"jwt": [proof]},
+                "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
+            })
+        };
+        let c_nonce = env.c_nonce().await;
+        let first = match expected {
+            // A good key proof, a DPoP proof without the server's nonce.
+            "use_dpop_nonce" => {
+                let proof = env.key_proof(&holder, &c_nonce, json!({})).await;
+                let dpop = env
+                    .dpop(
+                        &wallet.dpop,
+                        "/credential",
+                        Some(&token),
+                        json!({"nonce": null}),
+                    )
+                    .await;
+                env.http
+                    .post(env.url("/credential"))
+                    .header("Authorization", format!("DPoP {token}"))
+                    .header("DPoP", dpop)
+                    .json(&request(proof))
+                    .send()
+                    .await
+                    .unwrap()
+            }
+            // A key proof over a c_nonce the issuer never gave.
+            _ => {
+                let proof = env.key_proof(&holder, "never-issued", json!({})).await;
+                env.credential_request(&wallet, &token, &request(proof))
+                    .await
+            }
+        };
+        // RFC 9449 s9: at a resource server the nonce is asked for with 401.
+        let status = if expected == "use_dpop_nonce" {
+            401
+        } else {
+            400
+        };
+        assert_error(first, status, expected).await;
+        // The retry: the same c_nonce after use_dpop_nonce (the failed request spent nothing),
+        // a fresh one after invalid_nonce; always a fresh DPoP proof.
+        let retry_nonce = match expected {
+            "use_dpop_nonce" => c_nonce,
+            _ => env.c_nonce().await,
+        };
+        let proof = env.key_proof(&holder, &retry_nonce, json!({})).await;
+        let response = env
+            .credential_request(&wallet, &token, &request(proof))
             .await;
         assert_eq!(
             response.status(),
