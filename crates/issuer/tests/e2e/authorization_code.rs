@@ -288,14 +288,10 @@ async fn scope_grants_requests_by_credential_configuration_id() {
     assert!(body.get("authorization_details").is_none());
     let token = body["access_token"].as_str().unwrap();
     let holder = SoftwareSigner::generate().unwrap();
-    let response_key = DecryptionKey::generate(Curve::P256).unwrap();
-    let mut jwk = response_key.public_jwk().to_object();
-    jwk.insert("alg".into(), "ECDH-ES".into());
-    let request = json!({
-        "credential_configuration_id": CONFIGURATION,
-        "proofs": {"jwt": [env.key_proof(&holder, &env.c_nonce().await, json!({})).await]},
-        "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
-    });
+    let proof = env
+        .key_proof(&holder, &env.c_nonce().await, json!({}))
+        .await;
+    let (request, _) = encrypted_request(CONFIGURATION, &proof);
     let response = env.credential_request(&wallet, token, &request).await;
     assert_eq!(response.status(), 200);
 }
@@ -341,19 +337,10 @@ async fn a_token_issues_only_the_configurations_its_scope_authorized() {
     let body: Value = response.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap();
     let holder = SoftwareSigner::generate().unwrap();
-    let response_key = DecryptionKey::generate(Curve::P256).unwrap();
-    let mut jwk = response_key.public_jwk().to_object();
-    jwk.insert("alg".into(), "ECDH-ES".into());
     let proof = env
         .key_proof(&holder, &env.c_nonce().await, json!({}))
         .await;
-    let request = |configuration: &str| {
-        json!({
-            "credential_configuration_id": configuration,
-            "proofs": {"jwt": [proof]},
-            "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
-        })
-    };
+    let request = |configuration: &str| encrypted_request(configuration, &proof).0;
     let response = env
         .credential_request(&wallet, token, &request(OTHER))
         .await;

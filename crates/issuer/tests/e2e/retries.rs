@@ -80,8 +80,7 @@ async fn recoverable_token_errors_retried_with_the_same_pop_succeed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recoverable_credential_errors_retried_as_a_wallet_would_succeed() {
-    use immerse_jose::jwe::DecryptionKey;
-    use immerse_jose::{Curve, SoftwareSigner};
+    use immerse_jose::SoftwareSigner;
 
     for expected in ["use_dpop_nonce", "invalid_nonce"] {
         let env = start(|_| {}).await;
@@ -89,16 +88,7 @@ async fn recoverable_credential_errors_retried_as_a_wallet_would_succeed() {
         let offer = env.simple_offer().await;
         let token = env.access_token(&wallet, &offer).await;
         let holder = SoftwareSigner::generate().unwrap();
-        let response_key = DecryptionKey::generate(Curve::P256).unwrap();
-        let mut jwk = response_key.public_jwk().to_object();
-        jwk.insert("alg".into(), "ECDH-ES".into());
-        let request = |proof: String| {
-            json!({
-                "credential_configuration_id": CONFIGURATION,
-                "proofs": {"jwt": [proof]},
-                "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
-            })
-        };
+        let request = |proof: String| encrypted_request(CONFIGURATION, &proof).0;
         let c_nonce = env.c_nonce().await;
         let first = match expected {
             // A good key proof, a DPoP proof without the server's nonce.

@@ -5,6 +5,8 @@ use immerse_issuer::{
     AdminToken, Config, CreatedOffer, CredentialConfiguration, DPOP_TYP, Issuer, PROOF_TYP,
     SCOPE_OFFERS, SCOPE_STATUS,
 };
+use immerse_jose::Curve;
+use immerse_jose::jwe::DecryptionKey;
 use immerse_jose::jws::SigningHeader;
 use immerse_jose::{PublicJwkSet, Signer, SoftwareSigner, base64url, jwt};
 use immerse_registry::client::{ClientOptions, RegistryClient};
@@ -385,6 +387,20 @@ impl Env {
             .await
             .unwrap()
     }
+}
+
+/// A credential request for `configuration` with one key proof, its response to be encrypted
+/// (ECDH-ES, A256GCM) to a fresh key, which is returned to read the answer with.
+pub fn encrypted_request(configuration: &str, proof: &str) -> (Value, DecryptionKey) {
+    let response_key = DecryptionKey::generate(Curve::P256).unwrap();
+    let mut jwk = response_key.public_jwk().to_object();
+    jwk.insert("alg".into(), "ECDH-ES".into());
+    let request = json!({
+        "credential_configuration_id": configuration,
+        "proofs": {"jwt": [proof]},
+        "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
+    });
+    (request, response_key)
 }
 
 pub fn random(len: usize) -> Vec<u8> {

@@ -1,7 +1,6 @@
 //! What anyone may ask for without authenticating (a c_nonce, an attestation challenge, a DPoP
 //! nonce) adds no database row: the values are stateless until a request spends them.
-use immerse_jose::jwe::DecryptionKey;
-use immerse_jose::{Curve, SoftwareSigner};
+use immerse_jose::SoftwareSigner;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -56,14 +55,10 @@ async fn nonces_and_challenges_add_no_row_until_one_is_spent() {
     let body: Value = response.json().await.unwrap();
     let token = body["access_token"].as_str().unwrap();
     let holder = SoftwareSigner::generate().unwrap();
-    let response_key = DecryptionKey::generate(Curve::P256).unwrap();
-    let mut jwk = response_key.public_jwk().to_object();
-    jwk.insert("alg".into(), "ECDH-ES".into());
-    let request = json!({
-        "credential_configuration_id": CONFIGURATION,
-        "proofs": {"jwt": [env.key_proof(&holder, &env.c_nonce().await, json!({})).await]},
-        "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
-    });
+    let proof = env
+        .key_proof(&holder, &env.c_nonce().await, json!({}))
+        .await;
+    let (request, _) = encrypted_request(CONFIGURATION, &proof);
     let response = env.credential_request(&wallet, token, &request).await;
     assert_eq!(response.status(), 200, "{:?}", response.text().await);
     // The token and the credential request each spent a DPoP nonce.
