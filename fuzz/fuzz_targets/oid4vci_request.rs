@@ -65,6 +65,7 @@ static HARNESS: LazyLock<Harness> = LazyLock::new(|| {
             claims: vec!["given_name".into(), "family_name".into()],
             lifetime_seconds: 86_400,
             display_name: "Person identification".into(),
+            selectively_disclosable: None,
         });
         config.trusted_attesters.push(ATTESTER.into());
         config
