@@ -283,6 +283,11 @@ pub struct ConfigFile {
     pub status_max_bytes: Option<usize>,
     pub status_default_ttl_seconds: Option<u64>,
     pub max_body_bytes: Option<usize>,
+    /// Status list fetches may reach loopback (default true, for one-machine development;
+    /// turn it off in production).
+    pub status_fetch_loopback: Option<bool>,
+    /// Status list fetches may reach private networks (default false).
+    pub status_fetch_private_networks: Option<bool>,
 }
 
 impl TryFrom<ConfigFile> for Config {
@@ -325,6 +330,14 @@ impl TryFrom<ConfigFile> for Config {
             .status_default_ttl_seconds
             .unwrap_or(config.status_default_ttl);
         config.max_body_bytes = file.max_body_bytes.unwrap_or(config.max_body_bytes);
+        config.outbound = OutboundPolicy {
+            allow_loopback: file
+                .status_fetch_loopback
+                .unwrap_or(config.outbound.allow_loopback),
+            allow_private_networks: file
+                .status_fetch_private_networks
+                .unwrap_or(config.outbound.allow_private_networks),
+        };
         Ok(config)
     }
 }
@@ -345,6 +358,14 @@ mod tests {
         assert!(!config.allow_direct_post, "encrypted responses by default");
         assert!(config.require_status);
         assert_eq!(config.api_token_hashes, vec![token_hash("t")]);
+        assert_eq!(config.outbound, OutboundPolicy::default());
+        let production: ConfigFile = serde_json::from_value(serde_json::json!({
+            "public_url": "https://verifier.test", "status_fetch_loopback": false
+        }))
+        .unwrap();
+        let production = Config::try_from(production).unwrap();
+        assert!(!production.outbound.allow_loopback);
+        assert!(!production.outbound.allow_private_networks);
         let bad: ConfigFile = serde_json::from_value(serde_json::json!({
             "public_url": "https://verifier.test", "api_token_hashes": ["secret"]
         }))
