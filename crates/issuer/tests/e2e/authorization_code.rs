@@ -283,8 +283,7 @@ async fn scope_grants_requests_by_credential_configuration_id() {
     let uri = request_uri(&env, &wallet, &form).await;
     let code = code(&env, &wallet, &uri).await;
     let response = redeem(&env, &wallet, &code, VERIFIER, REDIRECT_URI).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = token_response(response).await;
     assert!(body.get("authorization_details").is_none());
     let token = body["access_token"].as_str().unwrap();
     let holder = SoftwareSigner::generate().unwrap();
@@ -333,8 +332,7 @@ async fn a_token_issues_only_the_configurations_its_scope_authorized() {
     let uri = request_uri(&env, &wallet, &form).await;
     let code = code(&env, &wallet, &uri).await;
     let response = redeem(&env, &wallet, &code, VERIFIER, REDIRECT_URI).await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = token_response(response).await;
     let token = body["access_token"].as_str().unwrap();
     let holder = SoftwareSigner::generate().unwrap();
     let proof = env

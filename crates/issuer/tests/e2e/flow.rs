@@ -256,8 +256,7 @@ async fn minted_attestation_with_tee_none_is_accepted_only_when_configured_and_s
             },
         )
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = token_response(response).await;
     let token = body["access_token"].as_str().unwrap();
     let holder = SoftwareSigner::generate().unwrap();
     let nonce = env.c_nonce().await;

@@ -2,7 +2,7 @@
 //! error of the token and credential endpoints, retried as a wallet would (the same client
 //! attestation, PoP and c_nonce where the error did not concern them, a fresh DPoP proof),
 //! succeeds.
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
 
@@ -14,17 +14,10 @@ async fn recoverable_token_errors_retried_with_the_same_pop_succeed() {
         let env = start(|config| config.require_attestation_challenge = true).await;
         let wallet = Wallet::new();
         let offer = env.simple_offer().await;
-        let challenge = |env: &Env| {
-            let request = env.http.post(env.url("/challenge")).send();
-            async move {
-                let body: Value = request.await.unwrap().json().await.unwrap();
-                body["attestation_challenge"].as_str().unwrap().to_owned()
-            }
-        };
         let attestation = env.attestation(&wallet, "sev-snp").await;
         let first_pop = match expected {
             "use_dpop_nonce" => {
-                let challenge = challenge(&env).await;
+                let challenge = env.attestation_challenge().await;
                 env.pop(&wallet, json!({"challenge": challenge})).await
             }
             _ => env.pop(&wallet, json!({"challenge": "never-issued"})).await,
@@ -54,7 +47,7 @@ async fn recoverable_token_errors_retried_with_the_same_pop_succeed() {
         let retry_pop = match expected {
             "use_dpop_nonce" => first_pop,
             _ => {
-                let challenge = challenge(&env).await;
+                let challenge = env.attestation_challenge().await;
                 env.pop(&wallet, json!({"challenge": challenge})).await
             }
         };

@@ -353,6 +353,14 @@ impl Env {
         body["access_token"].as_str().unwrap().to_owned()
     }
 
+    /// A fresh challenge from the challenge endpoint (attestation draft s8).
+    pub async fn attestation_challenge(&self) -> String {
+        let response = self.http.post(self.url("/challenge")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["attestation_challenge"].as_str().unwrap().to_owned()
+    }
+
     pub async fn c_nonce(&self) -> String {
         let response = self.http.post(self.url("/nonce")).send().await.unwrap();
         assert_eq!(response.status(), 200);
@@ -401,6 +409,12 @@ pub fn encrypted_request(configuration: &str, proof: &str) -> (Value, Decryption
         "credential_response_encryption": {"jwk": jwk, "enc": "A256GCM"},
     });
     (request, response_key)
+}
+
+/// The token response of a successful token request, asserting success.
+pub async fn token_response(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
 }
 
 pub fn random(len: usize) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! Token endpoint refusals (OpenID4VCI 1.0 s6.3, RFC 6749 s5.2, RFC 9449, the attestation
 //! draft): one bad input each, the exact error, and a valid code that survives where it must.
 use immerse_jose::{SoftwareSigner, jwt};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
 
@@ -218,16 +218,7 @@ async fn missing_challenge_is_use_attestation_challenge_when_required() {
         .await;
     assert_error(response, 400, "use_attestation_challenge").await;
     // A challenge from the challenge endpoint works, once.
-    let body: Value = env
-        .http
-        .post(env.url("/challenge"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let challenge = body["attestation_challenge"].as_str().unwrap();
+    let challenge = env.attestation_challenge().await;
     let pop = env.pop(&wallet, json!({"challenge": challenge})).await;
     let opts = TokenOpts {
         pop: Some(pop),

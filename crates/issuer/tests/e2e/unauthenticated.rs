@@ -36,11 +36,8 @@ async fn nonces_and_challenges_add_no_row_until_one_is_spent() {
     // A whole issuance spends one of each, and only those are recorded.
     let wallet = Wallet::new();
     let offer = env.simple_offer().await;
-    let response = env.http.post(env.url("/challenge")).send().await.unwrap();
-    let body: Value = response.json().await.unwrap();
-    let pop = env
-        .pop(&wallet, json!({"challenge": body["attestation_challenge"]}))
-        .await;
+    let challenge = env.attestation_challenge().await;
+    let pop = env.pop(&wallet, json!({"challenge": challenge})).await;
     let response = env
         .token_request(
             &wallet,
@@ -51,8 +48,7 @@ async fn nonces_and_challenges_add_no_row_until_one_is_spent() {
             },
         )
         .await;
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = token_response(response).await;
     let token = body["access_token"].as_str().unwrap();
     let holder = SoftwareSigner::generate().unwrap();
     let proof = env
