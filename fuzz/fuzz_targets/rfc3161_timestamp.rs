@@ -7,6 +7,7 @@
 #![no_main]
 use std::sync::LazyLock;
 
+use immerse_fuzz::patched;
 use immerse_sigstore::tsa::{
     encapsulated_tst_info, parse_tst_info, token_from_response, verify_timestamp,
 };
@@ -44,19 +45,6 @@ fn exercise(staging: &Staging, bytes: &[u8]) {
     }
     let _ = parse_tst_info(bytes);
     let _ = verify_timestamp(bytes, &staging.signature, &staging.root);
-}
-
-/// The input as a patch of `template`: two bytes of offset (little-endian), then bytes XORed in
-/// from there. Shorter inputs (libFuzzer starts from "\n") leave the template as it is.
-fn patched(template: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = template.to_vec();
-    if let [low, high, patch @ ..] = data {
-        let at = usize::from(u16::from_le_bytes([*low, *high])) % out.len().max(1);
-        for (byte, flip) in out[at..].iter_mut().zip(patch) {
-            *byte ^= flip;
-        }
-    }
-    out
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -13,6 +13,7 @@ use immerse_attestation::snp::simulated::{
 use immerse_attestation::snp::{
     AttestationReport, CertChain, Product, SnpPolicy, SnpVerifier, TcbVersion, judge,
 };
+use immerse_fuzz::patched;
 use libfuzzer_sys::fuzz_target;
 use openssl::nid::Nid;
 
@@ -78,19 +79,6 @@ fn as_evidence(platform: &Platform, report: &[u8]) {
         Some(Product::Milan),
         AT,
     );
-}
-
-/// The input as a patch of `template`: two bytes of offset (little-endian), then bytes XORed in
-/// from there. Shorter inputs (libFuzzer starts from "\n") leave the template as it is.
-fn patched(template: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = template.to_vec();
-    if let [low, high, patch @ ..] = data {
-        let at = usize::from(u16::from_le_bytes([*low, *high])) % out.len().max(1);
-        for (byte, flip) in out[at..].iter_mut().zip(patch) {
-            *byte ^= flip;
-        }
-    }
-    out
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -7,6 +7,7 @@
 #![no_main]
 use std::sync::LazyLock;
 
+use immerse_fuzz::patched;
 use immerse_sigstore::checkpoint::{Checkpoint, SignedNote, verify_checkpoint};
 use immerse_sigstore::trust_root::LogInstance;
 use immerse_sigstore::{Bundle, TrustedRoot};
@@ -43,19 +44,6 @@ fn exercise(staging: &Staging, text: &str) {
     }
     let _ = Checkpoint::parse(text);
     let _ = verify_checkpoint(text, &staging.log.key, &staging.log.base_url);
-}
-
-/// The input as a patch of `template`: two bytes of offset (little-endian), then bytes XORed in
-/// from there. Shorter inputs (libFuzzer starts from "\n") leave the template as it is.
-fn patched(template: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut out = template.to_vec();
-    if let [low, high, patch @ ..] = data {
-        let at = usize::from(u16::from_le_bytes([*low, *high])) % out.len().max(1);
-        for (byte, flip) in out[at..].iter_mut().zip(patch) {
-            *byte ^= flip;
-        }
-    }
-    out
 }
 
 fuzz_target!(|data: &[u8]| {
